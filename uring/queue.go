@@ -1,0 +1,220 @@
+package uring
+
+import (
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// GetSQE returns the next free submission entry, zeroed, or nil when the
+// submission queue is full (submit, then try again). The entry is handed
+// to the kernel by the next Submit*.
+func (r *Ring) GetSQE() *SQE {
+	sq := &r.sq
+	// The kernel advances head as it consumes entries; with SQPOLL it does
+	// so concurrently, hence the acquire load.
+	head := atomic.LoadUint32(sq.head)
+	if sq.sqeTail-head >= sq.entries {
+		return nil
+	}
+	sqe := &sq.sqes[sq.sqeTail&sq.mask]
+	sq.sqeTail++
+	*sqe = SQE{}
+	return sqe
+}
+
+// SQReady returns how many entries GetSQE handed out that were not yet
+// submitted.
+func (r *Ring) SQReady() uint32 { return r.sq.sqeTail - r.sq.sqeHead }
+
+// SQSpace returns how many entries GetSQE can still hand out.
+func (r *Ring) SQSpace() uint32 {
+	return r.sq.entries - (r.sq.sqeTail - atomic.LoadUint32(r.sq.head))
+}
+
+// flushSQ publishes the entries handed out since the last flush and returns
+// how many the kernel has not consumed yet.
+func (r *Ring) flushSQ() uint32 {
+	sq := &r.sq
+	if sq.sqeTail != sq.sqeHead {
+		sq.sqeHead = sq.sqeTail
+		// Release: the SQE contents must be visible before the new tail.
+		atomic.StoreUint32(sq.tail, sq.sqeTail)
+	}
+	return sq.sqeTail - atomic.LoadUint32(sq.head)
+}
+
+// Submit hands every prepared entry to the kernel without waiting and
+// returns how many the kernel took.
+func (r *Ring) Submit() (int, error) {
+	return r.submit(0, nil)
+}
+
+// SubmitAndWait submits every prepared entry and waits until at least
+// waitNr completions are ready. It returns the number submitted.
+func (r *Ring) SubmitAndWait(waitNr uint32) (int, error) {
+	return r.submit(waitNr, nil)
+}
+
+// SubmitAndWaitTimeout is SubmitAndWait that gives up waiting after d
+// (IORING_ENTER_EXT_ARG). When nothing was submitted and the wait timed out
+// the error is unix.ETIME. Without FEAT_EXT_ARG it returns unix.EOPNOTSUPP.
+func (r *Ring) SubmitAndWaitTimeout(waitNr uint32, d time.Duration) (int, error) {
+	if r.features&FeatExtArg == 0 {
+		return 0, unix.EOPNOTSUPP
+	}
+	if d < 0 {
+		d = 0
+	}
+	r.waitTs = unix.NsecToTimespec(int64(d))
+	return r.submit(waitNr, &r.waitTs)
+}
+
+func (r *Ring) submit(waitNr uint32, ts *unix.Timespec) (int, error) {
+	if r.closed {
+		return 0, ErrClosed
+	}
+	toSubmit := r.flushSQ()
+	var flags uint32
+	if r.flags&SetupSQPoll != 0 {
+		// The poller consumes the queue; enter only to wake it or to wait.
+		// The seq-cst tail store in flushSQ orders this flags load after it.
+		if atomic.LoadUint32(r.sq.flags)&sqNeedWakeup != 0 {
+			flags |= enterSQWakeup
+		}
+		submitted := toSubmit
+		toSubmit = 0
+		if waitNr == 0 && ts == nil && flags == 0 && !r.cqNeedsEnter() {
+			return int(submitted), nil
+		}
+		n, err := r.enter(toSubmit, waitNr, flags|r.getEventsFlag(waitNr, ts), ts)
+		if err != nil {
+			return n, err
+		}
+		return int(submitted), nil
+	}
+	if toSubmit == 0 && waitNr == 0 && ts == nil && !r.cqNeedsEnter() {
+		return 0, nil
+	}
+	return r.enter(toSubmit, waitNr, flags|r.getEventsFlag(waitNr, ts), ts)
+}
+
+func (r *Ring) getEventsFlag(waitNr uint32, ts *unix.Timespec) uint32 {
+	if waitNr > 0 || ts != nil || r.cqNeedsEnter() {
+		return enterGetEvents
+	}
+	return 0
+}
+
+// cqNeedsEnter reports that completions are held back by the kernel:
+// overflowed CQEs to flush, or deferred task work to run.
+func (r *Ring) cqNeedsEnter() bool {
+	return atomic.LoadUint32(r.sq.flags)&(sqCQOverflow|sqTaskrun) != 0
+}
+
+// enter calls io_uring_enter, retrying on EINTR.
+func (r *Ring) enter(toSubmit, minComplete, flags uint32, ts *unix.Timespec) (int, error) {
+	flags |= r.enterFlags
+	var arg, argSize uintptr
+	if ts != nil {
+		r.waitArg = getEventsArg{Ts: uint64(uintptr(unsafe.Pointer(ts)))}
+		arg = uintptr(unsafe.Pointer(&r.waitArg))
+		argSize = unsafe.Sizeof(r.waitArg)
+		flags |= enterExtArg
+	}
+	for {
+		n, _, errno := unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.enterFd), uintptr(toSubmit),
+			uintptr(minComplete), uintptr(flags), arg, argSize)
+		switch errno {
+		case 0:
+			return int(n), nil
+		case unix.EINTR:
+			continue
+		default:
+			return 0, errno
+		}
+	}
+}
+
+// CQReady returns the number of completions ready to reap.
+func (r *Ring) CQReady() uint32 {
+	// Acquire: the CQE contents are visible once the tail is.
+	return atomic.LoadUint32(r.cq.tail) - *r.cq.head
+}
+
+// PeekCQE returns the oldest ready completion without consuming it, or
+// nil. The entry is valid until CQAdvance.
+func (r *Ring) PeekCQE() *CQE {
+	cq := &r.cq
+	head := *cq.head
+	if atomic.LoadUint32(cq.tail) == head {
+		return nil
+	}
+	return &cq.cqes[head&cq.mask]
+}
+
+// Completions returns every ready completion as views into the ring,
+// without copying: a, then b when the ready range wraps around the end of
+// the ring. The views are valid until CQAdvance; pass len(a)+len(b) to it
+// once they have been handled.
+func (r *Ring) Completions() (a, b []CQE) {
+	cq := &r.cq
+	head := *cq.head
+	tail := atomic.LoadUint32(cq.tail)
+	if tail == head {
+		return nil, nil
+	}
+	start := head & cq.mask
+	n := tail - head
+	if start+n <= cq.entries {
+		return cq.cqes[start : start+n], nil
+	}
+	return cq.cqes[start:], cq.cqes[:n-(cq.entries-start)]
+}
+
+// CQAdvance marks n completions as consumed, freeing their slots.
+func (r *Ring) CQAdvance(n uint32) {
+	if n == 0 {
+		return
+	}
+	// Release: the kernel may reuse the slots once it sees the new head.
+	atomic.StoreUint32(r.cq.head, *r.cq.head+n)
+}
+
+// WaitCQE returns the oldest completion, submitting pending entries and
+// blocking until one is ready. The entry is valid until CQAdvance.
+func (r *Ring) WaitCQE() (*CQE, error) {
+	for {
+		if cqe := r.PeekCQE(); cqe != nil {
+			return cqe, nil
+		}
+		if _, err := r.SubmitAndWait(1); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// CQOverflowPending reports that the kernel holds completions that did not
+// fit in the CQ ring (IORING_SQ_CQ_OVERFLOW). They are not lost on kernels
+// with FEAT_NODROP: reap the ring and call FlushOverflow (any Submit* that
+// enters the kernel flushes them too).
+func (r *Ring) CQOverflowPending() bool {
+	return atomic.LoadUint32(r.sq.flags)&sqCQOverflow != 0
+}
+
+// FlushOverflow asks the kernel to move held-back completions into the CQ
+// ring, as far as it has room.
+func (r *Ring) FlushOverflow() error {
+	_, err := r.enter(0, 0, enterGetEvents, nil)
+	return err
+}
+
+// CQOverflowCount returns the kernel's count of completions it had to drop
+// or hold back because the CQ ring was full.
+func (r *Ring) CQOverflowCount() uint32 { return atomic.LoadUint32(r.cq.overflow) }
+
+// SQDropped returns the kernel's count of invalid submission entries it
+// skipped.
+func (r *Ring) SQDropped() uint32 { return atomic.LoadUint32(r.sq.dropped) }
