@@ -31,7 +31,7 @@ type CQE struct {
 }
 
 // Err returns the CQE's error as a syscall.Errno, or nil when Res >= 0.
-func (c *CQE) Err() error {
+func (c CQE) Err() error {
 	if c.Res >= 0 {
 		return nil
 	}
@@ -40,16 +40,16 @@ func (c *CQE) Err() error {
 
 // BufferID returns the provided-buffer ID the kernel picked and whether one
 // was picked (IORING_CQE_F_BUFFER).
-func (c *CQE) BufferID() (uint16, bool) {
+func (c CQE) BufferID() (uint16, bool) {
 	return uint16(c.Flags >> CQEBufferShift), c.Flags&CQEFBuffer != 0
 }
 
 // More reports IORING_CQE_F_MORE: the request stays armed and posts more CQEs.
-func (c *CQE) More() bool { return c.Flags&CQEFMore != 0 }
+func (c CQE) More() bool { return c.Flags&CQEFMore != 0 }
 
 // Notif reports IORING_CQE_F_NOTIF: a send_zc notification that the kernel
 // has released the send buffer.
-func (c *CQE) Notif() bool { return c.Flags&CQEFNotif != 0 }
+func (c CQE) Notif() bool { return c.Flags&CQEFNotif != 0 }
 
 type sqringOffsets struct {
 	Head, Tail, RingMask, RingEntries, Flags, Dropped, Array, Resv1 uint32
@@ -234,7 +234,7 @@ const (
 	SQEIOHardlink     uint8 = 1 << 3 // like link, but the chain survives failure
 	SQEAsync          uint8 = 1 << 4 // always punt to the async worker
 	SQEBufferSelect   uint8 = 1 << 5 // take a buffer from the group in BufIndex
-	SQECQESkipSuccess uint8 = 1 << 6 // post no CQE when the request succeeds
+	SQECQESkipSuccess uint8 = 1 << 6 // post no CQE on success; the ring then refuses SQEIODrain (EOPNOTSUPP)
 )
 
 // Setup flags (IORING_SETUP_*).
@@ -358,10 +358,6 @@ const (
 
 	rsrcRegisterSparse = 1 << 0
 	opSupported        = 1 << 0
-
-	// IORING_REGISTER_USE_REGISTERED_RING: the fd argument of
-	// io_uring_register is a registered ring index.
-	regUseRegisteredRing = 1 << 31
 )
 
 // Magic mmap offsets.

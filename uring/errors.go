@@ -79,15 +79,19 @@ func diagnoseEPERM() string {
 	return "permission denied by a security module (SELinux, AppArmor or an LSM policy) or a sandbox"
 }
 
+// procRoot is where diagnoseEPERM reads sysctls and process status; tests
+// point it at a copy to exercise each diagnosis.
+var procRoot = "/proc"
+
 func readSysctl(name string) (string, error) {
-	b, err := os.ReadFile("/proc/sys/" + name)
+	b, err := os.ReadFile(procRoot + "/sys/" + name)
 	return strings.TrimSpace(string(b)), err
 }
 
 // seccompFiltered reports whether this process runs under a seccomp filter
 // (mode 2 in /proc/self/status).
 func seccompFiltered() bool {
-	b, err := os.ReadFile("/proc/self/status")
+	b, err := os.ReadFile(procRoot + "/self/status")
 	if err != nil {
 		return false
 	}

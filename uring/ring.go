@@ -122,39 +122,46 @@ func Setup(cfg Config) (*Ring, error) {
 	if cfg.Entries == 0 {
 		cfg.Entries = 256
 	}
-	var p params
-	p.SQEntries = cfg.Entries
-	want := cfg.Flags
-	exact := want != 0
-	if !exact {
-		want = SetupSubmitAll | SetupClamp | SetupNoSQArray
-		if cfg.SQPoll {
-			// The kernel rejects task-run flags together with SQPOLL.
-			want |= SetupSQPoll
-			if !cfg.AnyThread {
-				want |= SetupSingleIssuer
-			}
-		} else {
-			want |= SetupCoopTaskrun | SetupTaskrunFlag
-			if !cfg.AnyThread {
-				want |= SetupSingleIssuer | SetupDeferTaskrun
-			}
-		}
-		if cfg.CQEntries != 0 {
-			want |= SetupCQSize
-		}
-		if cfg.SQPoll && cfg.SQThreadPinned {
-			want |= SetupSQAff
-		}
-	}
-	p.CQEntries = cfg.CQEntries
+	p := params{SQEntries: cfg.Entries, CQEntries: cfg.CQEntries}
 	p.SQThreadIdle = uint32(cfg.SQThreadIdle / time.Millisecond)
 	if cfg.SQThreadPinned {
 		p.SQThreadCPU = uint32(cfg.SQThreadCPU)
 	}
+	if cfg.Flags != 0 {
+		return setupWithFallback(p, cfg.Flags, nil)
+	}
+	return setupWithFallback(p, wantedFlags(cfg), fallbackOrder)
+}
 
-	flags := want
+// wantedFlags is the best flag set for cfg on a current kernel.
+func wantedFlags(cfg Config) uint32 {
+	want := SetupSubmitAll | SetupClamp | SetupNoSQArray
+	if cfg.SQPoll {
+		// The kernel rejects the task-run flags together with SQPOLL.
+		want |= SetupSQPoll
+		if cfg.SQThreadPinned {
+			want |= SetupSQAff
+		}
+		if !cfg.AnyThread {
+			want |= SetupSingleIssuer
+		}
+	} else {
+		want |= SetupCoopTaskrun | SetupTaskrunFlag
+		if !cfg.AnyThread {
+			want |= SetupSingleIssuer | SetupDeferTaskrun
+		}
+	}
+	if cfg.CQEntries != 0 {
+		want |= SetupCQSize
+	}
+	return want
+}
+
+// setupWithFallback calls io_uring_setup with flags, and on EINVAL drops
+// the first flag of order that is still set and tries again.
+func setupWithFallback(template params, flags uint32, order []uint32) (*Ring, error) {
 	for {
+		p := template
 		p.Flags = flags
 		fd, errno := setupSyscall(&p)
 		if errno == 0 {
@@ -165,29 +172,33 @@ func Setup(cfg Config) (*Ring, error) {
 			}
 			return r, nil
 		}
-		if errno != unix.EINVAL || exact {
+		if errno != unix.EINVAL {
 			return nil, diagnoseSetup(errno)
 		}
-		dropped := false
-		for _, f := range fallbackOrder {
-			if flags&f != 0 {
-				flags &^= f
-				// TASKRUN_FLAG is only valid with COOP or DEFER taskrun.
-				if flags&(SetupCoopTaskrun|SetupDeferTaskrun) == 0 {
-					flags &^= SetupTaskrunFlag
-				}
-				if flags&SetupSingleIssuer == 0 {
-					flags &^= SetupDeferTaskrun
-				}
-				dropped = true
-				break
-			}
-		}
-		if !dropped {
+		next := dropOneFlag(flags, order)
+		if next == flags {
 			return nil, diagnoseSetup(errno)
 		}
-		p = params{SQEntries: p.SQEntries, CQEntries: cfg.CQEntries, SQThreadIdle: p.SQThreadIdle, SQThreadCPU: p.SQThreadCPU}
+		flags = next
 	}
+}
+
+func dropOneFlag(flags uint32, order []uint32) uint32 {
+	for _, f := range order {
+		if flags&f == 0 {
+			continue
+		}
+		flags &^= f
+		// TASKRUN_FLAG needs COOP or DEFER taskrun; DEFER needs SINGLE_ISSUER.
+		if flags&(SetupCoopTaskrun|SetupDeferTaskrun) == 0 {
+			flags &^= SetupTaskrunFlag
+		}
+		if flags&SetupSingleIssuer == 0 {
+			flags &^= SetupDeferTaskrun
+		}
+		return flags
+	}
+	return flags
 }
 
 func setupSyscall(p *params) (int, syscall.Errno) {
