@@ -1,0 +1,79 @@
+package sched
+
+import (
+	"container/heap"
+	"time"
+)
+
+// Timer is a callback scheduled on a loop with After.
+type Timer struct {
+	when  time.Time
+	fn    func()
+	index int // position in the heap, -1 when not scheduled
+	loop  *Loop
+}
+
+// After runs fn on the loop once d has passed. It must be called on the
+// loop's goroutine. The loop's wait in io_uring_enter is bounded by the
+// earliest timer, so timers cost no SQE.
+func (l *Loop) After(d time.Duration, fn func()) *Timer {
+	t := &Timer{when: time.Now().Add(d), fn: fn, loop: l}
+	heap.Push(&l.timers, t)
+	return t
+}
+
+// Stop unschedules the timer; it reports whether the timer was pending.
+// It must be called on the timer's loop.
+func (t *Timer) Stop() bool {
+	if t.index < 0 {
+		return false
+	}
+	heap.Remove(&t.loop.timers, t.index)
+	return true
+}
+
+// runTimers fires every due timer and records how late each fired.
+func (l *Loop) runTimers() {
+	if len(l.timers) == 0 {
+		return
+	}
+	now := time.Now()
+	for len(l.timers) > 0 && !l.timers[0].when.After(now) {
+		t := heap.Pop(&l.timers).(*Timer)
+		l.metrics.timerLag(now.Sub(t.when))
+		t.fn()
+	}
+}
+
+type timerHeap []*Timer
+
+func (h timerHeap) Len() int           { return len(h) }
+func (h timerHeap) Less(i, j int) bool { return h[i].when.Before(h[j].when) }
+func (h timerHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index = i
+	h[j].index = j
+}
+
+func (h *timerHeap) Push(x any) {
+	t := x.(*Timer)
+	t.index = len(*h)
+	*h = append(*h, t)
+}
+
+func (h *timerHeap) Pop() any {
+	old := *h
+	t := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	t.index = -1
+	return t
+}
+
+// untilNext returns the time until the earliest timer, if any.
+func (h timerHeap) untilNext() (time.Duration, bool) {
+	if len(h) == 0 {
+		return 0, false
+	}
+	return max(time.Until(h[0].when), 0), true
+}
