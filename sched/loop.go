@@ -78,7 +78,6 @@ type Loop struct {
 
 	metrics      counters
 	exited       chan struct{}
-	runErr       error
 	cancelAll    bool // closing: ASYNC_CANCEL_ANY still to submit
 	closeStarted bool
 }

@@ -84,7 +84,6 @@ type Callback func(op *Op, r Result)
 type Op struct {
 	kind     Kind
 	sqeFlags uint8
-	ioprio   uint16
 	fd       int32
 	fd2      int32
 	n        uint32

@@ -59,12 +59,3 @@ func (t *opTable) remove(ud uint64) {
 	t.free = append(t.free, idx)
 	t.live--
 }
-
-// each calls f for every in-flight Op.
-func (t *opTable) each(f func(*Op)) {
-	for i := range t.slots {
-		if op := t.slots[i].op; op != nil {
-			f(op)
-		}
-	}
-}

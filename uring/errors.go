@@ -11,10 +11,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ErrRingFull is returned by Submit-side helpers that need an SQE when the
-// submission queue has no free entry: submit or reap first, then retry.
-var ErrRingFull = errors.New("uring: submission queue full")
-
 // ErrClosed is returned by methods called on a closed Ring.
 var ErrClosed = errors.New("uring: ring closed")
 
