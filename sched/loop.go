@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -276,22 +277,44 @@ func (l *Loop) collect(cqes []uring.CQE) {
 }
 
 // runCallbacks runs the callbacks of reaped completions in order. A
-// callback that submits work queues it; nothing here recurses.
+// callback that submits work queues it; nothing here recurses. A panicking
+// callback is logged and counted, and the rest of the batch still runs.
 func (l *Loop) runCallbacks() {
 	if len(l.done) == 0 {
 		return
 	}
 	start := time.Now()
-	for i := 0; i < len(l.done); i++ {
+	next := 0
+	for next < len(l.done) {
+		next = l.runFrom(next)
+	}
+	l.metrics.lag(time.Since(start))
+	clear(l.done)
+	l.done = l.done[:0]
+}
+
+// runFrom runs callbacks from index i and returns where to resume: the end
+// of the batch, or the entry after one whose callback panicked.
+func (l *Loop) runFrom(i int) (next int) {
+	defer func() {
+		if p := recover(); p != nil {
+			c := l.done[i]
+			if c.hasBuf {
+				l.bufs.Recycle(c.bid)
+			}
+			l.metrics.panics.Add(1)
+			l.cfg.Logger.Error("sched: callback panicked", "kind", c.op.kind, "panic", p, "stack", string(debug.Stack()))
+			next = i + 1
+		}
+	}()
+	for ; i < len(l.done); i++ {
 		c := l.done[i]
 		l.dispatch(c)
 		if c.hasBuf {
 			l.bufs.Recycle(c.bid)
 		}
 	}
-	l.metrics.lag(time.Since(start))
-	clear(l.done)
-	l.done = l.done[:0]
+	return i
 }
 
 func (l *Loop) dispatch(c completion) {
@@ -307,12 +330,25 @@ func (l *Loop) dispatch(c completion) {
 		}
 		return
 	case KindRecvMultishot:
-		if c.final && c.res.Res == -int32(unix.ENOBUFS) && !op.cancelled && l.state.Load() == loopRunning {
-			// The buffer ring ran dry and the kernel ended the multishot.
-			// Buffers from this batch are back by now: re-arm.
-			l.metrics.enobufs.Add(1)
-			l.submit(op)
-			return
+		if c.final && !op.cancelled && l.state.Load() == loopRunning {
+			switch {
+			case c.res.Res == -int32(unix.ENOBUFS):
+				// The buffer ring ran dry and the kernel ended the
+				// multishot. Buffers of this batch are back by now: re-arm.
+				l.metrics.enobufs.Add(1)
+				l.submit(op)
+				return
+			case c.res.Res > 0:
+				// The kernel ended the multishot on a CQE that still
+				// carries data: deliver it as one more of the stream and
+				// re-arm, so the callback sees no difference.
+				c.res.Flags |= uring.CQEFMore
+				op.cb(op, c.res)
+				if op.state == opIdle {
+					l.submit(op)
+				}
+				return
+			}
 		}
 	}
 	if op.cancelled && c.final && c.res.Res == -int32(unix.ECANCELED) {

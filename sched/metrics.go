@@ -13,6 +13,7 @@ const histBuckets = 24
 type counters struct {
 	submitted, enters, enterErrors, cqes, stale atomic.Uint64
 	sqFull, cqOverflows, inboxWakes, enobufs    atomic.Uint64
+	panics                                      atomic.Uint64
 	batchHist                                   [histBuckets]atomic.Uint64
 	lagHist, timerLagHist                       [histBuckets]atomic.Uint64
 	lagMax, timerLagMax                         atomic.Int64
@@ -40,15 +41,16 @@ func (c *counters) timerLag(d time.Duration) {
 
 // Metrics is a snapshot of a loop's counters.
 type Metrics struct {
-	SQEsSubmitted uint64 // SQEs handed to the kernel
-	Enters        uint64 // io_uring_enter calls
-	EnterErrors   uint64 // enters that failed (EBUSY, EAGAIN, ...)
-	CQEs          uint64 // completions reaped
-	StaleCQEs     uint64 // completions for unknown or reused user_data, ignored
-	SQFullWaits   uint64 // ops that waited in the FIFO for SQ space
-	CQOverflows   uint64 // iterations that found the CQ overflowed
-	InboxWakes    uint64 // eventfd wake-ups from other goroutines
-	ENOBUFSRearms uint64 // multishot receives re-armed after the buffer ring ran dry
+	SQEsSubmitted  uint64 // SQEs handed to the kernel
+	Enters         uint64 // io_uring_enter calls
+	EnterErrors    uint64 // enters that failed (EBUSY, EAGAIN, ...)
+	CQEs           uint64 // completions reaped
+	StaleCQEs      uint64 // completions for unknown or reused user_data, ignored
+	SQFullWaits    uint64 // ops that waited in the FIFO for SQ space
+	CQOverflows    uint64 // iterations that found the CQ overflowed
+	InboxWakes     uint64 // eventfd wake-ups from other goroutines
+	ENOBUFSRearms  uint64 // multishot receives re-armed after the buffer ring ran dry
+	CallbackPanics uint64 // callbacks that panicked (logged; the loop went on)
 	// BatchSizes[i] counts reaps of [2^(i-1), 2^i) CQEs (bucket 0: none).
 	BatchSizes [histBuckets]uint64
 	// CallbackLag[i] counts iterations whose callbacks took [2^(i-1),
@@ -75,6 +77,7 @@ func (l *Loop) Metrics() Metrics {
 		CQOverflows:    c.cqOverflows.Load(),
 		InboxWakes:     c.inboxWakes.Load(),
 		ENOBUFSRearms:  c.enobufs.Load(),
+		CallbackPanics: c.panics.Load(),
 		CallbackLagMax: time.Duration(c.lagMax.Load()),
 		TimerLagMax:    time.Duration(c.timerLagMax.Load()),
 	}
