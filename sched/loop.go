@@ -78,6 +78,7 @@ type Loop struct {
 	wakeBuf  [8]byte
 
 	metrics      counters
+	tid          atomic.Int64
 	exited       chan struct{}
 	cancelAll    bool // closing: ASYNC_CANCEL_ANY still to submit
 	closeStarted bool
@@ -110,6 +111,7 @@ func (l *Loop) main(started chan<- error) {
 	// to this thread. The thread is never unlocked: it exits with the
 	// goroutine, taking any thread state with it.
 	runtime.LockOSThread()
+	l.tid.Store(int64(unix.Gettid()))
 	if err := l.setup(); err != nil {
 		l.teardown()
 		started <- err
@@ -374,6 +376,11 @@ func (l *Loop) Submit(op *Op) error {
 // submit puts op into an SQE now, or at the back of the SQ-wait FIFO when
 // the SQ is full or others already wait (order is kept).
 func (l *Loop) submit(op *Op) {
+	if op.kind == KindCall {
+		op.state = opIdle
+		l.done = append(l.done, completion{op: op, final: true})
+		return
+	}
 	op.state = opQueued
 	if l.waitSQ.n > 0 || !l.prep(op) {
 		l.metrics.sqFull.Add(1)
@@ -537,6 +544,10 @@ func (l *Loop) Close(ctx context.Context) error {
 		return ctx.Err()
 	}
 }
+
+// ThreadID returns the OS thread the loop runs on (for diagnostics, and
+// for tests asserting that a callback ran on its loop).
+func (l *Loop) ThreadID() int { return int(l.tid.Load()) }
 
 // Done is closed when the loop has exited.
 func (l *Loop) Done() <-chan struct{} { return l.exited }

@@ -35,6 +35,7 @@ const (
 	KindShutdown
 	KindTimeout
 	KindPollAdd
+	KindCall      // no I/O: the callback just runs on the loop
 	kindCancelReq // internal: a request, through the inbox, to cancel target
 	kindWake      // internal: the armed eventfd read
 )
@@ -269,6 +270,11 @@ func (o *Op) PrepPollAdd(fd int, events uint32, cb Callback) {
 	o.reset(KindPollAdd, fd, cb)
 	o.opFlags = events
 }
+
+// PrepCall sets o up to do no I/O: submitting or posting it runs cb on
+// the loop (with Res 0), which is how other goroutines hand results to
+// code that lives on a loop.
+func (o *Op) PrepCall(cb Callback) { o.reset(KindCall, -1, cb) }
 
 // prep fills sqe from o.
 func (o *Op) prep(sqe *uring.SQE) {
