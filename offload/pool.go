@@ -1,0 +1,313 @@
+package offload
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/uringd/uringd/sched"
+)
+
+// Class is a work class. Each class has its own workers and its own
+// bounded queue, so slow blocking calls cannot starve CPU work or the
+// reverse (libuv splits its threadpool the same way).
+type Class int
+
+// Work classes.
+const (
+	// CPU is for computation: compression, hashing, encoding. Its workers
+	// default to GOMAXPROCS.
+	CPU Class = iota
+	// Blocking is for calls that sleep in the kernel or on the network
+	// without io_uring support (DNS lookups, legacy libraries).
+	Blocking
+	numClasses
+)
+
+func (c Class) String() string {
+	switch c {
+	case CPU:
+		return "cpu"
+	case Blocking:
+		return "blocking"
+	}
+	return fmt.Sprintf("class(%d)", int(c))
+}
+
+// Policy says what Submit does when a class's queue is full.
+type Policy int
+
+// Backpressure policies.
+const (
+	// Wait blocks until the queue has room or the context ends.
+	Wait Policy = iota
+	// FailFast returns ErrOverloaded at once.
+	FailFast
+)
+
+// Errors returned by the pool; they work with errors.Is.
+var (
+	ErrOverloaded = errors.New("offload: queue full")
+	ErrClosed     = errors.New("offload: pool closed")
+)
+
+// PanicError is the error of a job that panicked. The worker survives.
+type PanicError struct {
+	Value any    // the value passed to panic
+	Stack []byte // the job's stack at the panic
+}
+
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("offload: job panicked: %v\n%s", e.Value, e.Stack)
+}
+
+// Job is a unit of work. It should return soon after ctx is cancelled.
+type Job func(ctx context.Context) (any, error)
+
+// Config sizes a Pool. Zero values take the defaults.
+type Config struct {
+	CPUWorkers      int // default GOMAXPROCS
+	BlockingWorkers int // default 4, as libuv
+	QueueLen        int // per class, default 1024
+}
+
+// Pool runs jobs on worker goroutines, never on a loop.
+type Pool struct {
+	classes    [numClasses]*class
+	closing    chan struct{}
+	closeOnce  sync.Once
+	submitting atomic.Int64
+	ctx        context.Context // cancelled when Close gives up waiting
+	cancel     context.CancelFunc
+	workers    sync.WaitGroup
+}
+
+type class struct {
+	queue chan *task
+	stats classStats
+}
+
+type task struct {
+	ctx     context.Context
+	fn      Job
+	queued  time.Time
+	class   *class
+	state   atomic.Int32
+	res     any
+	err     error
+	done    chan struct{} // blocking submitters
+	loop    *sched.Loop   // loop submitters: the result goes back here
+	op      sched.Op
+	deliver func(any, error)
+}
+
+const (
+	taskQueued int32 = iota
+	taskRunning
+	taskAbandoned // the submitter stopped waiting while it was queued
+)
+
+// New starts a pool.
+func New(cfg Config) *Pool {
+	if cfg.CPUWorkers <= 0 {
+		cfg.CPUWorkers = runtime.GOMAXPROCS(0)
+	}
+	if cfg.BlockingWorkers <= 0 {
+		cfg.BlockingWorkers = 4
+	}
+	if cfg.QueueLen <= 0 {
+		cfg.QueueLen = 1024
+	}
+	p := &Pool{closing: make(chan struct{})}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+	for c, n := range [numClasses]int{cfg.CPUWorkers, cfg.BlockingWorkers} {
+		cl := &class{queue: make(chan *task, cfg.QueueLen)}
+		p.classes[c] = cl
+		for range n {
+			p.workers.Add(1)
+			go p.work(cl)
+		}
+	}
+	return p
+}
+
+func (p *Pool) class(c Class) (*class, error) {
+	if c < 0 || c >= numClasses {
+		return nil, fmt.Errorf("offload: unknown class %d", int(c))
+	}
+	return p.classes[c], nil
+}
+
+// enqueue puts t on its class's queue under the policy.
+func (p *Pool) enqueue(t *task, policy Policy) error {
+	p.submitting.Add(1)
+	defer p.submitting.Add(-1)
+	select {
+	case <-p.closing:
+		return ErrClosed
+	default:
+	}
+	t.queued = time.Now()
+	if policy == FailFast {
+		select {
+		case t.class.queue <- t:
+			t.class.stats.submitted.Add(1)
+			return nil
+		default:
+			t.class.stats.rejected.Add(1)
+			return ErrOverloaded
+		}
+	}
+	select {
+	case t.class.queue <- t:
+		t.class.stats.submitted.Add(1)
+		return nil
+	case <-t.ctx.Done():
+		return t.ctx.Err()
+	case <-p.closing:
+		return ErrClosed
+	}
+}
+
+// Do runs fn in class c and waits for its result. If ctx ends while the
+// job is queued, the job never runs and Do returns ctx's error; if it ends
+// while the job runs, the job's ctx is cancelled and Do returns ctx's
+// error without waiting for the job to notice.
+func (p *Pool) Do(ctx context.Context, c Class, policy Policy, fn Job) (any, error) {
+	cl, err := p.class(c)
+	if err != nil {
+		return nil, err
+	}
+	t := &task{ctx: ctx, fn: fn, class: cl, done: make(chan struct{})}
+	if err := p.enqueue(t, policy); err != nil {
+		return nil, err
+	}
+	select {
+	case <-t.done:
+		return t.res, t.err
+	case <-ctx.Done():
+		if t.state.CompareAndSwap(taskQueued, taskAbandoned) {
+			cl.stats.cancelled.Add(1)
+		}
+		return nil, ctx.Err()
+	}
+}
+
+// Go runs fn in class c and hands its result to cb on loop l: cb runs on
+// the loop's goroutine, never on a worker. Go itself does not block unless
+// policy is Wait and the queue is full. Cancelling ctx while the job is
+// queued skips it (cb gets ctx's error); while it runs, the job's ctx is
+// cancelled. If the loop has closed by the time the result is ready, cb
+// is not called.
+func (p *Pool) Go(ctx context.Context, l *sched.Loop, c Class, policy Policy, fn Job, cb func(any, error)) error {
+	cl, err := p.class(c)
+	if err != nil {
+		return err
+	}
+	t := &task{ctx: ctx, fn: fn, class: cl, loop: l, deliver: cb}
+	return p.enqueue(t, policy)
+}
+
+func (p *Pool) work(cl *class) {
+	defer p.workers.Done()
+	for t := range cl.queue {
+		p.run(t)
+	}
+}
+
+func (p *Pool) run(t *task) {
+	st := &t.class.stats
+	wait := time.Since(t.queued)
+	st.waitHist.observe(wait)
+	if !t.state.CompareAndSwap(taskQueued, taskRunning) {
+		return // abandoned by a blocking submitter
+	}
+	switch {
+	case t.ctx.Err() != nil:
+		st.cancelled.Add(1)
+		t.err = t.ctx.Err()
+	case p.ctx.Err() != nil:
+		st.cancelled.Add(1)
+		t.err = ErrClosed
+	default:
+		st.running.Add(1)
+		start := time.Now()
+		t.res, t.err = p.call(t)
+		st.runHist.observe(time.Since(start))
+		st.running.Add(-1)
+		st.completed.Add(1)
+	}
+	p.finish(t)
+}
+
+// call runs the job with a context that also ends when Close gives up.
+func (p *Pool) call(t *task) (res any, err error) {
+	ctx, cancel := context.WithCancel(t.ctx)
+	stop := context.AfterFunc(p.ctx, cancel)
+	defer func() {
+		stop()
+		cancel()
+		if v := recover(); v != nil {
+			t.class.stats.panics.Add(1)
+			res, err = nil, &PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return t.fn(ctx)
+}
+
+func (p *Pool) finish(t *task) {
+	if t.loop == nil {
+		close(t.done)
+		return
+	}
+	t.op.Ctx = t
+	t.op.PrepCall(deliverOnLoop)
+	if err := t.loop.Post(&t.op); err != nil {
+		t.class.stats.undelivered.Add(1)
+	}
+}
+
+func deliverOnLoop(op *sched.Op, r sched.Result) {
+	t := op.Ctx.(*task)
+	if r.Err() != nil {
+		// The loop closed before it could run the callback.
+		t.class.stats.undelivered.Add(1)
+		return
+	}
+	t.deliver(t.res, t.err)
+}
+
+// Close stops accepting jobs and lets the workers finish what is queued.
+// If ctx ends first, running jobs are cancelled, queued ones are skipped
+// with ErrClosed, and Close returns ctx's error after the workers exit.
+func (p *Pool) Close(ctx context.Context) error {
+	p.closeOnce.Do(func() {
+		close(p.closing)
+		// Submitters that passed the closing check are about to send or
+		// are bailing out; once none remain, the queues can be closed.
+		for p.submitting.Load() != 0 {
+			runtime.Gosched()
+		}
+		for _, cl := range p.classes {
+			close(cl.queue)
+		}
+	})
+	done := make(chan struct{})
+	go func() {
+		p.workers.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		p.cancel()
+		<-done
+		return ctx.Err()
+	}
+}
