@@ -31,8 +31,10 @@ type CQE struct {
 }
 
 // Err returns the CQE's error as a syscall.Errno, or nil when Res >= 0.
+// A send_zc notification is never an error: its Res holds flags
+// (NotifUsageZCCopied), not a result.
 func (c CQE) Err() error {
-	if c.Res >= 0 {
+	if c.Res >= 0 || c.Flags&CQEFNotif != 0 {
 		return nil
 	}
 	return errnoErr(-c.Res)

@@ -146,7 +146,8 @@ func (s *SQE) PrepAcceptDirect(fd int, flags int, slot uint32) {
 }
 
 // PrepMultishotAcceptDirect is a multishot accept into free slots of the
-// registered file table.
+// registered file table. flags must not hold SOCK_CLOEXEC (direct
+// descriptors have no fd-table entry to mark): the kernel answers EINVAL.
 func (s *SQE) PrepMultishotAcceptDirect(fd int, flags int) {
 	s.PrepMultishotAccept(fd, flags)
 	s.setTargetSlot(FileIndexAlloc)
@@ -198,7 +199,9 @@ func (s *SQE) PrepSend(fd int, buf []byte, flags int) {
 
 // PrepSendZC prepares a zero-copy send. It posts two CQEs: the result
 // (with CQEFMore) and later a notification (CQE.Notif) once the kernel no
-// longer reads buf; buf must stay untouched until then.
+// longer reads buf; buf must stay untouched until then. With
+// SendZCReportUsage the notification's Res carries NotifUsageZCCopied when
+// the kernel had to copy after all; it is not an error.
 func (s *SQE) PrepSendZC(fd int, buf []byte, flags int, zcFlags uint16) {
 	s.prepRW(OpSendZC, fd, bufAddr(buf), uint32(len(buf)), 0)
 	s.OpFlags = uint32(flags)

@@ -12,6 +12,9 @@ import (
 // submission queue is full (submit, then try again). The entry is handed
 // to the kernel by the next Submit*.
 func (r *Ring) GetSQE() *SQE {
+	if r.closed {
+		return nil
+	}
 	sq := &r.sq
 	// The kernel advances head as it consumes entries; with SQPOLL it does
 	// so concurrently, hence the acquire load.
@@ -31,6 +34,9 @@ func (r *Ring) SQReady() uint32 { return r.sq.sqeTail - r.sq.sqeHead }
 
 // SQSpace returns how many entries GetSQE can still hand out.
 func (r *Ring) SQSpace() uint32 {
+	if r.closed {
+		return 0
+	}
 	return r.sq.entries - (r.sq.sqeTail - atomic.LoadUint32(r.sq.head))
 }
 
@@ -140,6 +146,9 @@ func (r *Ring) enter(toSubmit, minComplete, flags uint32, ts *unix.Timespec) (in
 
 // CQReady returns the number of completions ready to reap.
 func (r *Ring) CQReady() uint32 {
+	if r.closed {
+		return 0
+	}
 	// Acquire: the CQE contents are visible once the tail is.
 	return atomic.LoadUint32(r.cq.tail) - *r.cq.head
 }
@@ -147,6 +156,9 @@ func (r *Ring) CQReady() uint32 {
 // PeekCQE returns the oldest ready completion without consuming it, or
 // nil. The entry is valid until CQAdvance.
 func (r *Ring) PeekCQE() *CQE {
+	if r.closed {
+		return nil
+	}
 	cq := &r.cq
 	head := *cq.head
 	if atomic.LoadUint32(cq.tail) == head {
@@ -160,6 +172,9 @@ func (r *Ring) PeekCQE() *CQE {
 // the ring. The views are valid until CQAdvance; pass len(a)+len(b) to it
 // once they have been handled.
 func (r *Ring) Completions() (a, b []CQE) {
+	if r.closed {
+		return nil, nil
+	}
 	cq := &r.cq
 	head := *cq.head
 	tail := atomic.LoadUint32(cq.tail)
@@ -176,7 +191,7 @@ func (r *Ring) Completions() (a, b []CQE) {
 
 // CQAdvance marks n completions as consumed, freeing their slots.
 func (r *Ring) CQAdvance(n uint32) {
-	if n == 0 {
+	if n == 0 || r.closed {
 		return
 	}
 	// Release: the kernel may reuse the slots once it sees the new head.
@@ -187,6 +202,9 @@ func (r *Ring) CQAdvance(n uint32) {
 // blocking until one is ready. The entry is valid until CQAdvance.
 func (r *Ring) WaitCQE() (*CQE, error) {
 	for {
+		if r.closed {
+			return nil, ErrClosed
+		}
 		if cqe := r.PeekCQE(); cqe != nil {
 			return cqe, nil
 		}
@@ -201,20 +219,36 @@ func (r *Ring) WaitCQE() (*CQE, error) {
 // with FEAT_NODROP: reap the ring and call FlushOverflow (any Submit* that
 // enters the kernel flushes them too).
 func (r *Ring) CQOverflowPending() bool {
+	if r.closed {
+		return false
+	}
 	return atomic.LoadUint32(r.sq.flags)&sqCQOverflow != 0
 }
 
 // FlushOverflow asks the kernel to move held-back completions into the CQ
 // ring, as far as it has room.
 func (r *Ring) FlushOverflow() error {
+	if r.closed {
+		return ErrClosed
+	}
 	_, err := r.enter(0, 0, enterGetEvents, nil)
 	return err
 }
 
 // CQOverflowCount returns the kernel's count of completions it had to drop
 // or hold back because the CQ ring was full.
-func (r *Ring) CQOverflowCount() uint32 { return atomic.LoadUint32(r.cq.overflow) }
+func (r *Ring) CQOverflowCount() uint32 {
+	if r.closed {
+		return 0
+	}
+	return atomic.LoadUint32(r.cq.overflow)
+}
 
 // SQDropped returns the kernel's count of invalid submission entries it
 // skipped.
-func (r *Ring) SQDropped() uint32 { return atomic.LoadUint32(r.sq.dropped) }
+func (r *Ring) SQDropped() uint32 {
+	if r.closed {
+		return 0
+	}
+	return atomic.LoadUint32(r.sq.dropped)
+}

@@ -31,7 +31,8 @@ type Config struct {
 	// requested, because the kernel binds those to the creating thread.
 	AnyThread bool
 	// Flags, when non-zero, is the exact IORING_SETUP_* set to request:
-	// nothing is added and nothing is dropped on failure.
+	// nothing is added and nothing is dropped on failure. SQE128 and
+	// CQE32 are refused with EINVAL.
 	Flags uint32
 }
 
@@ -128,6 +129,10 @@ func Setup(cfg Config) (*Ring, error) {
 		p.SQThreadCPU = uint32(cfg.SQThreadCPU)
 	}
 	if cfg.Flags != 0 {
+		if cfg.Flags&(SetupSQE128|SetupCQE32) != 0 {
+			// Entries are 64 and 16 bytes throughout this package.
+			return nil, &SetupError{Errno: unix.EINVAL, Reason: "SQE128 and CQE32 rings are not supported"}
+		}
 		return setupWithFallback(p, cfg.Flags, nil)
 	}
 	return setupWithFallback(p, wantedFlags(cfg), fallbackOrder)

@@ -673,3 +673,37 @@ func TestClosedRingRefusesWork(t *testing.T) {
 		t.Fatalf("register after Close: %v", err)
 	}
 }
+
+func TestClosedRingAccessorsAreSafe(t *testing.T) {
+	r := lockedRing(t, Config{Entries: 4})
+	r.Close()
+	if r.GetSQE() != nil || r.PeekCQE() != nil || r.CQReady() != 0 || r.SQSpace() != 0 || r.CQOverflowPending() {
+		t.Fatal("a closed ring reported work or space")
+	}
+	if a, b := r.Completions(); a != nil || b != nil {
+		t.Fatal("completions from a closed ring")
+	}
+	r.CQAdvance(1)
+	if _, err := r.WaitCQE(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("WaitCQE: %v", err)
+	}
+	if err := r.FlushOverflow(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("FlushOverflow: %v", err)
+	}
+}
+
+func TestSetupRefusesWideEntries(t *testing.T) {
+	for _, f := range []uint32{SetupSQE128, SetupCQE32} {
+		_, err := Setup(Config{Entries: 4, Flags: f})
+		if !errors.Is(err, unix.EINVAL) {
+			t.Errorf("flags %#x: %v, want EINVAL", f, err)
+		}
+	}
+}
+
+func TestZCNotificationIsNotAnError(t *testing.T) {
+	c := CQE{Res: int32(-2147483648), Flags: CQEFNotif}
+	if c.Err() != nil {
+		t.Fatalf("notification with the copied flag reported %v", c.Err())
+	}
+}
