@@ -51,7 +51,7 @@ type Result struct {
 
 // Err returns the result's error as a syscall.Errno, or nil.
 func (r Result) Err() error {
-	if r.Res >= 0 {
+	if r.Res >= 0 || r.Notif() {
 		return nil
 	}
 	return syscall.Errno(-r.Res)
