@@ -6,4 +6,4 @@ require golang.org/x/sys v0.50.0
 
 require github.com/klauspost/compress v1.20.4
 
-require go.uber.org/goleak v1.3.0 // indirect
+require go.uber.org/goleak v1.3.0

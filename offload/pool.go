@@ -54,6 +54,9 @@ const (
 var (
 	ErrOverloaded = errors.New("offload: queue full")
 	ErrClosed     = errors.New("offload: pool closed")
+	// ErrJobExited is the error of a job that called runtime.Goexit; its
+	// worker is replaced.
+	ErrJobExited = errors.New("offload: job called runtime.Goexit")
 )
 
 // PanicError is the error of a job that panicked. The worker survives.
@@ -183,6 +186,9 @@ func (p *Pool) Do(ctx context.Context, c Class, policy Policy, fn Job) (any, err
 	if err != nil {
 		return nil, err
 	}
+	if fn == nil {
+		return nil, errors.New("offload: Do needs a job")
+	}
 	t := &task{ctx: ctx, fn: fn, class: cl, done: make(chan struct{})}
 	if err := p.enqueue(t, policy); err != nil {
 		return nil, err
@@ -209,6 +215,9 @@ func (p *Pool) Go(ctx context.Context, l *sched.Loop, c Class, policy Policy, fn
 	if err != nil {
 		return err
 	}
+	if l == nil || cb == nil || fn == nil {
+		return errors.New("offload: Go needs a loop, a job and a callback")
+	}
 	t := &task{ctx: ctx, fn: fn, class: cl, loop: l, deliver: cb}
 	return p.enqueue(t, policy)
 }
@@ -222,8 +231,6 @@ func (p *Pool) work(cl *class) {
 
 func (p *Pool) run(t *task) {
 	st := &t.class.stats
-	wait := time.Since(t.queued)
-	st.waitHist.observe(wait)
 	if !t.state.CompareAndSwap(taskQueued, taskRunning) {
 		return // abandoned by a blocking submitter
 	}
@@ -235,29 +242,41 @@ func (p *Pool) run(t *task) {
 		st.cancelled.Add(1)
 		t.err = ErrClosed
 	default:
-		st.running.Add(1)
-		start := time.Now()
-		t.res, t.err = p.call(t)
-		st.runHist.observe(time.Since(start))
-		st.running.Add(-1)
-		st.completed.Add(1)
+		st.waitHist.observe(time.Since(t.queued))
+		p.call(t)
+		return
 	}
 	p.finish(t)
 }
 
-// call runs the job with a context that also ends when Close gives up.
-func (p *Pool) call(t *task) (res any, err error) {
+// call runs the job with a context that also ends when Close gives up,
+// then finishes the task, also when the job panicked or called
+// runtime.Goexit (which ends this worker: a new one takes its place).
+func (p *Pool) call(t *task) {
+	st := &t.class.stats
 	ctx, cancel := context.WithCancel(t.ctx)
 	stop := context.AfterFunc(p.ctx, cancel)
+	start := time.Now()
+	returned := false
+	st.running.Add(1)
 	defer func() {
 		stop()
 		cancel()
 		if v := recover(); v != nil {
-			t.class.stats.panics.Add(1)
-			res, err = nil, &PanicError{Value: v, Stack: debug.Stack()}
+			st.panics.Add(1)
+			t.res, t.err = nil, &PanicError{Value: v, Stack: debug.Stack()}
+		} else if !returned {
+			t.res, t.err = nil, ErrJobExited
+			p.workers.Add(1)
+			go p.work(t.class)
 		}
+		st.runHist.observe(time.Since(start))
+		st.running.Add(-1)
+		st.completed.Add(1)
+		p.finish(t)
 	}()
-	return t.fn(ctx)
+	t.res, t.err = t.fn(ctx)
+	returned = true
 }
 
 func (p *Pool) finish(t *task) {

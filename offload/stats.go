@@ -88,13 +88,13 @@ type ClassMetrics struct {
 	Cancelled   uint64    // jobs skipped because their context ended or the pool closed
 	Panics      uint64    // jobs that panicked
 	Undelivered uint64    // results whose loop had closed
-	Wait        Histogram // time from submission to start
+	Wait        Histogram // time from submission to start, for jobs that started
 	Run         Histogram // time running
 }
 
 // Metrics returns a snapshot per class, indexed by Class.
-func (p *Pool) Metrics() [numClasses]ClassMetrics {
-	var m [numClasses]ClassMetrics
+func (p *Pool) Metrics() []ClassMetrics {
+	m := make([]ClassMetrics, numClasses)
 	for i, cl := range p.classes {
 		s := &cl.stats
 		m[i] = ClassMetrics{
