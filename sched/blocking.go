@@ -73,6 +73,7 @@ func (l *Loop) do(ctx context.Context, w *waiter, name string) (Result, error) {
 // request that points at it may still sit in the loop's inbox.
 func (l *Loop) exec(ctx context.Context, w *waiter, name string) (res Result, err error, reusable bool) {
 	w.op.cb = wakeWaiter
+	w.op.parks = true
 	if err := l.Post(&w.op); err != nil {
 		return Result{}, err, true
 	}

@@ -82,6 +82,7 @@ type Loop struct {
 	exited       chan struct{}
 	cancelAll    bool // closing: ASYNC_CANCEL_ANY still to submit
 	closeStarted bool
+	readied      bool // a callback woke a parked goroutine this iteration
 }
 
 type completion struct {
@@ -195,6 +196,17 @@ func (l *Loop) run() {
 // timer.
 func (l *Loop) enter(closing bool) {
 	wait := l.waitSQ.n == 0 && len(l.done) == 0
+	if wait && l.readied {
+		// Callbacks made goroutines runnable, most likely on this P. A
+		// blocking io_uring_enter would keep the P until sysmon takes it
+		// back (tens of microseconds or more): yield first, so they run
+		// now and whatever they post is in the inbox before we sleep.
+		l.readied = false
+		runtime.Gosched()
+		l.takeInbox()
+		l.fillSQ()
+		wait = l.waitSQ.n == 0 && len(l.done) == 0
+	}
 	var timeout time.Duration = -1
 	if wait {
 		if d, ok := l.timers.untilNext(); ok {
@@ -355,6 +367,9 @@ func (l *Loop) dispatch(c completion) {
 	}
 	if op.cancelled && c.final && c.res.Res == -int32(unix.ECANCELED) {
 		op.cancelled = false
+	}
+	if op.parks && c.final {
+		l.readied = true
 	}
 	op.cb(op, c.res)
 }

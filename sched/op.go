@@ -113,6 +113,7 @@ type Op struct {
 	target    *Op // kindCancelReq: the op to cancel
 	next      *Op // intrusive link for the inbox and the FIFOs
 	cancelled bool
+	parks     bool // a blocking-API op: its final callback wakes a goroutine
 	group     uint16
 }
 
