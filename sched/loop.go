@@ -20,8 +20,9 @@ var ErrClosed = errors.New("sched: loop closed")
 
 // Config sets up a Loop. The zero value is usable.
 type Config struct {
-	// Entries is the submission queue size (default 256). The completion
-	// queue is four times larger, so bursts of completions rarely overflow.
+	// Entries is the submission queue size (default 256, at least 2). The
+	// completion queue is four times larger, so bursts of completions
+	// rarely overflow.
 	Entries uint32
 	// Buffers and BufferSize size the provided buffer ring that multishot
 	// receives draw from (defaults 256 and 16 KiB). Buffers must be a power
@@ -36,6 +37,8 @@ func (c *Config) fill() {
 	if c.Entries == 0 {
 		c.Entries = 256
 	}
+	// An op with a linked timeout takes two SQEs at once.
+	c.Entries = max(c.Entries, 2)
 	if c.Buffers == 0 {
 		c.Buffers = 256
 	}
