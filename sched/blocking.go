@@ -72,6 +72,9 @@ func (l *Loop) do(ctx context.Context, w *waiter, name string) (Result, error) {
 // exec runs w.op and reports whether w may be reused: not when a cancel
 // request that points at it may still sit in the loop's inbox.
 func (l *Loop) exec(ctx context.Context, w *waiter, name string) (res Result, err error, reusable bool) {
+	if l.onLoop() {
+		return Result{}, ErrOnLoop, true
+	}
 	w.op.cb = wakeWaiter
 	w.op.parks = true
 	if err := l.Post(&w.op); err != nil {

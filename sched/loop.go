@@ -18,6 +18,11 @@ import (
 // ErrClosed is returned for work given to a loop that is closing or closed.
 var ErrClosed = errors.New("sched: loop closed")
 
+// ErrOnLoop is returned by blocking calls (and Close) made from the loop's
+// own goroutine, which would wait for themselves forever: code on a loop
+// uses the callback API.
+var ErrOnLoop = errors.New("sched: blocking call on the loop's own goroutine")
+
 // Config sets up a Loop. The zero value is usable.
 type Config struct {
 	// Entries is the submission queue size (default 256, at least 2). The
@@ -67,8 +72,8 @@ type Loop struct {
 	bufs *uring.BufRing
 
 	table   opTable
-	waitSQ  opFIFO   // ops that found the SQ full, in order
-	cancels []uint64 // user data of in-flight ops to cancel
+	waitSQ  opFIFO      // ops that found the SQ full, in order
+	cancels []cancelReq // ASYNC_CANCELs still to submit
 	done    []completion
 	timers  timerHeap
 
@@ -86,6 +91,12 @@ type Loop struct {
 	cancelAll    bool // closing: ASYNC_CANCEL_ANY still to submit
 	closeStarted bool
 	readied      bool // a callback woke a parked goroutine this iteration
+}
+
+type cancelReq struct {
+	userData uint64
+	fd       int32
+	byFd     bool
 }
 
 type completion struct {
@@ -169,6 +180,7 @@ func (l *Loop) teardown() {
 	}
 	if l.efd >= 0 {
 		unix.Close(l.efd)
+		l.efd = -1
 	}
 }
 
@@ -198,7 +210,7 @@ func (l *Loop) run() {
 // when there is nothing else to do, sleep until a completion or the next
 // timer.
 func (l *Loop) enter(closing bool) {
-	wait := l.waitSQ.n == 0 && len(l.done) == 0
+	wait := l.idle()
 	if wait && l.readied {
 		// Callbacks made goroutines runnable, most likely on this P. A
 		// blocking io_uring_enter would keep the P until sysmon takes it
@@ -208,7 +220,7 @@ func (l *Loop) enter(closing bool) {
 		runtime.Gosched()
 		l.takeInbox()
 		l.fillSQ()
-		wait = l.waitSQ.n == 0 && len(l.done) == 0
+		wait = l.idle()
 	}
 	var timeout time.Duration = -1
 	if wait {
@@ -253,6 +265,12 @@ func (l *Loop) enter(closing bool) {
 	}
 }
 
+// idle reports that the loop has nothing to do but wait for the kernel:
+// no callbacks to run and nothing that still needs an SQE.
+func (l *Loop) idle() bool {
+	return l.waitSQ.n == 0 && len(l.done) == 0 && len(l.cancels) == 0 && !l.cancelAll
+}
+
 // reap moves every ready CQE into l.done and frees the CQ slots at once,
 // so callbacks never run while the kernel waits for CQ space.
 func (l *Loop) reap() {
@@ -277,6 +295,9 @@ func (l *Loop) collect(cqes []uring.CQE) {
 		op := l.table.lookup(c.UserData)
 		if op == nil {
 			l.metrics.stale.Add(1)
+			if bid, ok := c.BufferID(); ok {
+				l.bufs.Recycle(bid) // nobody will read it
+			}
 			continue
 		}
 		cp := completion{op: op, res: Result{Res: c.Res, Flags: c.Flags}}
@@ -367,6 +388,17 @@ func (l *Loop) dispatch(c completion) {
 				return
 			}
 		}
+	case KindAcceptMultishot:
+		if c.final && c.res.Res >= 0 && !op.cancelled && l.state.Load() == loopRunning {
+			// The kernel ended the multishot (e.g. on CQ overflow) with a
+			// CQE that still carries a connection: deliver it and re-arm.
+			c.res.Flags |= uring.CQEFMore
+			op.cb(op, c.res)
+			if op.state == opIdle {
+				l.submit(op)
+			}
+			return
+		}
 	}
 	if op.cancelled && c.final && c.res.Res == -int32(unix.ECANCELED) {
 		op.cancelled = false
@@ -448,9 +480,13 @@ func (l *Loop) fillSQ() {
 		if sqe == nil {
 			return
 		}
-		ud := l.cancels[len(l.cancels)-1]
+		c := l.cancels[len(l.cancels)-1]
 		l.cancels = l.cancels[:len(l.cancels)-1]
-		sqe.PrepCancel(ud, 0)
+		if c.byFd {
+			sqe.PrepCancelFd(int(c.fd), uring.CancelAll)
+		} else {
+			sqe.PrepCancel(c.userData, 0)
+		}
 		sqe.UserData = udIgnore
 	}
 	for l.waitSQ.head != nil {
@@ -477,6 +513,8 @@ func (l *Loop) takeInbox() {
 			if op.target != nil {
 				l.cancel(op.target)
 			}
+		case op.kind == kindCancelFdReq:
+			l.cancels = append(l.cancels, cancelReq{fd: op.fd, byFd: true})
 		case l.state.Load() != loopRunning:
 			l.failQueued(op)
 		default:
@@ -497,7 +535,7 @@ func (l *Loop) cancel(op *Op) {
 		}
 	case opInFlight:
 		op.cancelled = true
-		l.cancels = append(l.cancels, op.userData)
+		l.cancels = append(l.cancels, cancelReq{userData: op.userData})
 	}
 }
 
@@ -520,8 +558,10 @@ func (l *Loop) Post(op *Op) error {
 	}
 	op.state = opQueued
 	l.inbox.push(op)
-	l.posting.Add(-1)
+	// Wake inside the posting window: teardown closes the eventfd only
+	// after every producer has left it.
 	l.wakeup()
+	l.posting.Add(-1)
 	return nil
 }
 
@@ -546,14 +586,17 @@ func (l *Loop) wakeup() {
 // returns when that has happened, or ctx's error if ctx ends first (the
 // loop still finishes shutting down in the background).
 func (l *Loop) Close(ctx context.Context) error {
+	if l.onLoop() {
+		return ErrOnLoop
+	}
 	if l.state.CompareAndSwap(loopRunning, loopClosing) {
 		// The loop learns of the state on its next iteration; a no-op
 		// control message makes sure there is one.
 		l.posting.Add(1)
 		l.inbox.push(&Op{kind: kindCancelReq})
-		l.posting.Add(-1)
 		l.sleeping.Store(1) // force the eventfd write even if not asleep
 		l.wakeup()
+		l.posting.Add(-1)
 	}
 	select {
 	case <-l.exited:
@@ -562,6 +605,10 @@ func (l *Loop) Close(ctx context.Context) error {
 		return ctx.Err()
 	}
 }
+
+// onLoop reports whether the caller runs on the loop's own thread, where
+// waiting for the loop would wait forever.
+func (l *Loop) onLoop() bool { return unix.Gettid() == int(l.tid.Load()) }
 
 // ThreadID returns the OS thread the loop runs on (for diagnostics, and
 // for tests asserting that a callback ran on its loop).

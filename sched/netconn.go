@@ -23,7 +23,7 @@ type Listener struct {
 	addr   net.Addr
 	ctx    context.Context
 	cancel context.CancelFunc
-	mu     sync.Mutex // serializes Accept with Close's final fd close
+	mu     sync.RWMutex // Accepts hold it shared; Close takes it to close the fd
 	closed atomic.Bool
 }
 
@@ -92,12 +92,14 @@ func ListenSocket(network, address string, reusePort bool) (int, error) {
 
 // Accept waits for the next connection.
 func (ln *Listener) Accept() (net.Conn, error) {
-	ln.mu.Lock()
+	// Holding the lock across the accept keeps Close from freeing the fd
+	// number while an accept may still use it; Close cancels ln.ctx
+	// first, so the wait is short.
+	ln.mu.RLock()
+	defer ln.mu.RUnlock()
 	if ln.closed.Load() {
-		ln.mu.Unlock()
 		return nil, ln.opErr("accept", net.ErrClosed)
 	}
-	ln.mu.Unlock()
 	fd, err := ln.loop.Accept(ln.ctx, ln.fd)
 	if err != nil {
 		if ln.closed.Load() {
@@ -281,33 +283,35 @@ func (c *Conn) RemoteAddr() net.Addr { return c.raddr }
 
 // SetDeadline sets both deadlines.
 func (c *Conn) SetDeadline(t time.Time) error {
-	c.setDeadline(&c.rdl, &c.rbusy, c.rw, t)
-	c.setDeadline(&c.wdl, &c.wbusy, c.ww, t)
+	c.setDeadline(&c.rdl, &c.rbusy, t)
+	c.setDeadline(&c.wdl, &c.wbusy, t)
 	return nil
 }
 
 // SetReadDeadline sets the deadline for pending and future Reads.
 func (c *Conn) SetReadDeadline(t time.Time) error {
-	c.setDeadline(&c.rdl, &c.rbusy, c.rw, t)
+	c.setDeadline(&c.rdl, &c.rbusy, t)
 	return nil
 }
 
 // SetWriteDeadline sets the deadline for pending and future Writes.
 func (c *Conn) SetWriteDeadline(t time.Time) error {
-	c.setDeadline(&c.wdl, &c.wbusy, c.ww, t)
+	c.setDeadline(&c.wdl, &c.wbusy, t)
 	return nil
 }
 
-func (c *Conn) setDeadline(dl *atomic.Int64, busy *atomic.Bool, w *waiter, t time.Time) {
+func (c *Conn) setDeadline(dl *atomic.Int64, busy *atomic.Bool, t time.Time) {
 	var v int64
 	if !t.IsZero() {
 		v = t.UnixNano()
 	}
 	dl.Store(v)
 	if busy.Load() {
-		// A call is blocked with the old deadline: cancel it; it re-reads
-		// the deadline and either fails or resubmits. The cancel may hit
-		// the next call instead, which then retries the same way.
-		_ = c.loop.Post(&Op{kind: kindCancelReq, target: &w.op})
+		// A call is blocked with the old deadline: cancel what is in
+		// flight on the socket. Cancelled calls re-read their deadline and
+		// either fail or resubmit, so a cancel that also hits the other
+		// direction, or the next call, only costs a retry. Cancelling by
+		// fd touches no Op that this goroutine's peers may be reusing.
+		_ = c.loop.Post(&Op{kind: kindCancelFdReq, fd: int32(c.fd)})
 	}
 }

@@ -35,9 +35,10 @@ const (
 	KindShutdown
 	KindTimeout
 	KindPollAdd
-	KindCall      // no I/O: the callback just runs on the loop
-	kindCancelReq // internal: a request, through the inbox, to cancel target
-	kindWake      // internal: the armed eventfd read
+	KindCall        // no I/O: the callback just runs on the loop
+	kindCancelReq   // internal: a request, through the inbox, to cancel target
+	kindCancelFdReq // internal: a request to cancel every op on fd
+	kindWake        // internal: the armed eventfd read
 )
 
 // Result is one completion of an Op.
@@ -210,8 +211,10 @@ func (o *Op) PrepAccept(fd int, cb Callback) {
 	o.opFlags = unix.SOCK_CLOEXEC
 }
 
-// PrepAcceptMultishot accepts connections on fd until cancelled; each
-// completion carries one new fd and More while still armed.
+// PrepAcceptMultishot accepts connections on fd until cancelled or an
+// error ends it (EMFILE, for instance: the final completion carries the
+// error and the op must be submitted again); each completion carries one
+// new fd and More while still armed.
 func (o *Op) PrepAcceptMultishot(fd int, cb Callback) {
 	o.reset(KindAcceptMultishot, fd, cb)
 	o.opFlags = unix.SOCK_CLOEXEC
