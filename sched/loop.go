@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -78,10 +80,11 @@ type Loop struct {
 	timers  timerHeap
 
 	inbox    inbox
-	sleeping atomic.Int32 // 1 while blocked in io_uring_enter
+	sleeping atomic.Int32 // sleepNone, sleepEnter or sleepPark
 	posting  atomic.Int32 // producers between their state check and push
 	state    atomic.Int32
-	efd      int
+	efd      int // armed-read eventfd: wakes a loop blocked in io_uring_enter
+	notifyFd int // wakes a loop parked in the netpoller
 	wake     Op
 	wakeBuf  [8]byte
 
@@ -90,7 +93,13 @@ type Loop struct {
 	exited       chan struct{}
 	cancelAll    bool // closing: ASYNC_CANCEL_ANY still to submit
 	closeStarted bool
+	interacted   bool // work came from or went to goroutines since the last sleep
 	readied      bool // a callback woke a parked goroutine this iteration
+
+	notify       *os.File // eventfd registered with the ring, for parking
+	notifyConn   syscall.RawConn
+	notifyBuf    [8]byte
+	parkDeadline time.Time
 }
 
 type cancelReq struct {
@@ -110,7 +119,7 @@ type completion struct {
 // NewLoop starts a loop on its own goroutine and OS thread.
 func NewLoop(cfg Config) (*Loop, error) {
 	cfg.fill()
-	l := &Loop{cfg: cfg, exited: make(chan struct{}), efd: -1}
+	l := &Loop{cfg: cfg, exited: make(chan struct{}), efd: -1, notifyFd: -1}
 	started := make(chan error, 1)
 	go l.main(started)
 	if err := <-started; err != nil {
@@ -154,6 +163,21 @@ func (l *Loop) setup() error {
 	if err != nil {
 		return fmt.Errorf("sched: eventfd: %w", err)
 	}
+	l.notifyFd, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		return fmt.Errorf("sched: eventfd: %w", err)
+	}
+	if err := l.ring.RegisterEventfd(l.notifyFd); err != nil {
+		return fmt.Errorf("sched: registering the notify eventfd: %w", err)
+	}
+	if err := l.ring.SetEventfdNotify(false); err != nil {
+		return fmt.Errorf("sched: %w (Linux >= 6.1 is required)", err)
+	}
+	// The os.File owns notifyFd from here on and closes it.
+	l.notify = os.NewFile(uintptr(l.notifyFd), "uring-notify")
+	if l.notifyConn, err = l.notify.SyscallConn(); err != nil {
+		return fmt.Errorf("sched: notify eventfd: %w", err)
+	}
 	l.wake.reset(kindWake, l.efd, nil)
 	l.wake.buf = l.wakeBuf[:]
 	l.submit(&l.wake)
@@ -181,6 +205,11 @@ func (l *Loop) teardown() {
 	if l.efd >= 0 {
 		unix.Close(l.efd)
 		l.efd = -1
+	}
+	if l.notify != nil {
+		l.notify.Close()
+	} else if l.notifyFd >= 0 {
+		unix.Close(l.notifyFd)
 	}
 }
 
@@ -212,10 +241,9 @@ func (l *Loop) run() {
 func (l *Loop) enter(closing bool) {
 	wait := l.idle()
 	if wait && l.readied {
-		// Callbacks made goroutines runnable, most likely on this P. A
-		// blocking io_uring_enter would keep the P until sysmon takes it
-		// back (tens of microseconds or more): yield first, so they run
-		// now and whatever they post is in the inbox before we sleep.
+		// Callbacks made goroutines runnable, most likely on this P: let
+		// them run now, so that what they post next is in the inbox before
+		// we decide to sleep.
 		l.readied = false
 		runtime.Gosched()
 		l.takeInbox()
@@ -229,12 +257,24 @@ func (l *Loop) enter(closing bool) {
 			wait = d > 0
 		}
 	}
+	// Sleep mode. Blocking in io_uring_enter is the cheapest sleep, but the
+	// thread keeps its P while blocked, and goroutines this loop made
+	// runnable (blocking-API callers, offload workers) would wait for
+	// sysmon to take the P back: tens of microseconds or more. So a loop
+	// that has exchanged work with goroutines since it last slept parks in
+	// Go's netpoller instead, on an eventfd the ring signals on
+	// completion, and its P is free at once. A loop that only serves its
+	// own callbacks keeps the one-syscall sleep.
+	mode := sleepEnter
+	if l.interacted {
+		mode = sleepPark
+	}
 	if wait {
 		// Wake-up protocol: announce the sleep, then look at the inbox
 		// once more. A producer pushes and then reads sleeping; with both
 		// sides using sequentially consistent atomics, either we see its
-		// op here or it sees sleeping == 1 and signals the eventfd.
-		l.sleeping.Store(1)
+		// op here or it sees the loop asleep and signals the eventfd.
+		l.sleeping.Store(mode)
 		if !l.inbox.empty() {
 			wait = false
 		}
@@ -245,12 +285,18 @@ func (l *Loop) enter(closing bool) {
 	switch {
 	case !wait:
 		_, err = l.ring.Submit()
+	case mode == sleepPark:
+		l.interacted = false
+		_, err = l.ring.Submit()
+		if err == nil {
+			err = l.park(timeout)
+		}
 	case timeout >= 0:
 		_, err = l.ring.SubmitAndWaitTimeout(1, timeout)
 	default:
 		_, err = l.ring.SubmitAndWait(1)
 	}
-	l.sleeping.Store(0)
+	l.sleeping.Store(sleepNone)
 	l.metrics.submitted.Add(uint64(submitted))
 	if err != nil && !errors.Is(err, unix.ETIME) {
 		// EBUSY/EAGAIN: the kernel wants completions reaped first; the
@@ -263,6 +309,49 @@ func (l *Loop) enter(closing bool) {
 	if l.ring.CQOverflowPending() {
 		l.metrics.cqOverflows.Add(1)
 	}
+}
+
+// Values of Loop.sleeping.
+const (
+	sleepNone  int32 = iota
+	sleepEnter       // blocked in io_uring_enter: wake through the armed eventfd read
+	sleepPark        // parked in the netpoller: wake through the notify eventfd
+)
+
+// park sleeps in the Go netpoller until the ring posts a completion (the
+// kernel signals the registered notify eventfd), a producer writes that
+// eventfd, or timeout passes (timeout < 0: no timeout).
+func (l *Loop) park(timeout time.Duration) error {
+	if err := l.ring.SetEventfdNotify(true); err != nil {
+		return err
+	}
+	defer l.ring.SetEventfdNotify(false)
+	// Completions queued while notifications were off signalled nothing:
+	// post them now, and do not sleep if there are any.
+	if err := l.ring.GetEvents(); err != nil {
+		return err
+	}
+	if l.ring.CQReady() > 0 || !l.inbox.empty() {
+		return nil
+	}
+	var deadline time.Time
+	if timeout >= 0 {
+		deadline = time.Now().Add(timeout)
+	}
+	if !deadline.Equal(l.parkDeadline) {
+		_ = l.notify.SetReadDeadline(deadline)
+		l.parkDeadline = deadline
+	}
+	l.metrics.parks.Add(1)
+	err := l.notifyConn.Read(func(fd uintptr) bool {
+		_, err := unix.Read(int(fd), l.notifyBuf[:])
+		return err != unix.EAGAIN
+	})
+	if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		return err
+	}
+	// The completions that woke us are still deferred task work.
+	return l.ring.GetEvents()
 }
 
 // idle reports that the loop has nothing to do but wait for the kernel:
@@ -404,6 +493,7 @@ func (l *Loop) dispatch(c completion) {
 		op.cancelled = false
 	}
 	if op.parks && c.final {
+		l.interacted = true
 		l.readied = true
 	}
 	op.cb(op, c.res)
@@ -505,7 +595,11 @@ func (l *Loop) fillSQ() {
 
 // takeInbox handles what other goroutines posted.
 func (l *Loop) takeInbox() {
-	for op := l.inbox.takeAll(); op != nil; {
+	op := l.inbox.takeAll()
+	if op != nil {
+		l.interacted = true
+	}
+	for op != nil {
 		next := op.next
 		op.next = nil
 		switch {
@@ -568,14 +662,20 @@ func (l *Loop) Post(op *Op) error {
 // wakeup signals the eventfd if, and only if, the loop is asleep; the
 // CompareAndSwap makes one producer per sleep pay for the syscall.
 func (l *Loop) wakeup() {
-	if l.sleeping.Load() == 1 && l.sleeping.CompareAndSwap(1, 0) {
-		one := uint64(1)
-		buf := (*[8]byte)(unsafe.Pointer(&one))
-		for {
-			_, err := unix.Write(l.efd, buf[:])
-			if err != unix.EINTR {
-				break
-			}
+	mode := l.sleeping.Load()
+	if mode == sleepNone || !l.sleeping.CompareAndSwap(mode, sleepNone) {
+		return
+	}
+	fd := l.efd
+	if mode == sleepPark {
+		fd = l.notifyFd
+	}
+	one := uint64(1)
+	buf := (*[8]byte)(unsafe.Pointer(&one))
+	for {
+		_, err := unix.Write(fd, buf[:])
+		if err != unix.EINTR {
+			break
 		}
 	}
 }
@@ -594,7 +694,9 @@ func (l *Loop) Close(ctx context.Context) error {
 		// control message makes sure there is one.
 		l.posting.Add(1)
 		l.inbox.push(&Op{kind: kindCancelReq})
-		l.sleeping.Store(1) // force the eventfd write even if not asleep
+		l.sleeping.Store(sleepEnter) // force an eventfd write even if not asleep
+		l.wakeup()
+		l.sleeping.Store(sleepPark)
 		l.wakeup()
 		l.posting.Add(-1)
 	}

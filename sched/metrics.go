@@ -13,7 +13,7 @@ const histBuckets = 24
 type counters struct {
 	submitted, enters, enterErrors, cqes, stale atomic.Uint64
 	sqFull, cqOverflows, inboxWakes, enobufs    atomic.Uint64
-	panics                                      atomic.Uint64
+	panics, parks                               atomic.Uint64
 	batchHist                                   [histBuckets]atomic.Uint64
 	lagHist, timerLagHist                       [histBuckets]atomic.Uint64
 	lagMax, timerLagMax                         atomic.Int64
@@ -51,6 +51,7 @@ type Metrics struct {
 	InboxWakes     uint64 // eventfd wake-ups from other goroutines
 	ENOBUFSRearms  uint64 // multishot receives re-armed after the buffer ring ran dry
 	CallbackPanics uint64 // callbacks that panicked (logged; the loop went on)
+	Parks          uint64 // sleeps in the netpoller (the others block in io_uring_enter)
 	// BatchSizes[i] counts reaps of [2^(i-1), 2^i) CQEs (bucket 0: none).
 	BatchSizes [histBuckets]uint64
 	// CallbackLag[i] counts iterations whose callbacks took [2^(i-1),
@@ -78,6 +79,7 @@ func (l *Loop) Metrics() Metrics {
 		InboxWakes:     c.inboxWakes.Load(),
 		ENOBUFSRearms:  c.enobufs.Load(),
 		CallbackPanics: c.panics.Load(),
+		Parks:          c.parks.Load(),
 		CallbackLagMax: time.Duration(c.lagMax.Load()),
 		TimerLagMax:    time.Duration(c.timerLagMax.Load()),
 	}

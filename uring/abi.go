@@ -294,6 +294,9 @@ const (
 	sqTaskrun    uint32 = 1 << 2
 )
 
+// CQ ring flags.
+const cqEventfdDisabled uint32 = 1 << 0
+
 // io_uring_enter flags.
 const (
 	enterGetEvents      uint32 = 1 << 0

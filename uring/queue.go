@@ -252,3 +252,34 @@ func (r *Ring) SQDropped() uint32 {
 	}
 	return atomic.LoadUint32(r.sq.dropped)
 }
+
+// SetEventfdNotify turns the registered eventfd's notifications on or off
+// (IORING_CQ_EVENTFD_DISABLED) without a syscall, so a loop that only
+// sleeps now and then pays for eventfd signals only while it sleeps. It
+// returns unix.EOPNOTSUPP on kernels before 5.8.
+func (r *Ring) SetEventfdNotify(enabled bool) error {
+	if r.closed {
+		return ErrClosed
+	}
+	if r.cq.flags == nil {
+		return unix.EOPNOTSUPP
+	}
+	old := atomic.LoadUint32(r.cq.flags)
+	if enabled {
+		atomic.StoreUint32(r.cq.flags, old&^cqEventfdDisabled)
+	} else {
+		atomic.StoreUint32(r.cq.flags, old|cqEventfdDisabled)
+	}
+	return nil
+}
+
+// GetEvents enters the kernel without submitting or waiting, so that
+// completions held back as deferred task work (DEFER_TASKRUN) or CQ
+// overflow are posted to the CQ ring.
+func (r *Ring) GetEvents() error {
+	if r.closed {
+		return ErrClosed
+	}
+	_, err := r.enter(0, 0, enterGetEvents, nil)
+	return err
+}

@@ -93,6 +93,7 @@ type completionQueue struct {
 	head     *uint32 // written by us
 	tail     *uint32 // written by the kernel
 	overflow *uint32
+	flags    *uint32 // IORING_CQ_* flags, written by us; nil before Linux 5.8
 	mask     uint32
 	entries  uint32
 	cqes     []CQE
@@ -259,6 +260,9 @@ func (r *Ring) mapRings(p *params) error {
 	cq.head = u32At(cqMem, p.CQOff.Head)
 	cq.tail = u32At(cqMem, p.CQOff.Tail)
 	cq.overflow = u32At(cqMem, p.CQOff.Overflow)
+	if p.CQOff.Flags != 0 {
+		cq.flags = u32At(cqMem, p.CQOff.Flags)
+	}
 	cq.mask = *u32At(cqMem, p.CQOff.RingMask)
 	cq.entries = *u32At(cqMem, p.CQOff.RingEntries)
 	cq.cqes = unsafe.Slice((*CQE)(unsafe.Pointer(&cqMem[p.CQOff.Cqes])), cq.entries)

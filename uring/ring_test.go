@@ -707,3 +707,55 @@ func TestZCNotificationIsNotAnError(t *testing.T) {
 		t.Fatalf("notification with the copied flag reported %v", c.Err())
 	}
 }
+
+// With DEFER_TASKRUN a completion is deferred task work until the owner
+// enters the kernel; the registered eventfd must still be signalled when it
+// is queued, and only while notifications are enabled. sched parks its
+// loops on exactly this.
+func TestEventfdNotifyToggleWithDeferredTaskrun(t *testing.T) {
+	r := lockedRing(t, Config{Entries: 4})
+	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(efd)
+	if err := r.RegisterEventfd(efd); err != nil {
+		t.Fatal(err)
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fds[0])
+	defer unix.Close(fds[1])
+	buf := make([]byte, 8)
+	readable := func() bool {
+		p := []unix.PollFd{{Fd: int32(efd), Events: unix.POLLIN}}
+		n, _ := unix.Poll(p, 100)
+		var c [8]byte
+		unix.Read(efd, c[:])
+		return n == 1
+	}
+	for _, enabled := range []bool{false, true} {
+		if err := r.SetEventfdNotify(enabled); err != nil {
+			t.Fatal(err)
+		}
+		mustSQE(t, r).PrepRecv(fds[0], buf, 0)
+		if _, err := r.Submit(); err != nil {
+			t.Fatal(err)
+		}
+		unix.Write(fds[1], []byte("x"))
+		if got := readable(); got != enabled {
+			t.Fatalf("notifications enabled=%v: eventfd readable=%v", enabled, got)
+		}
+		if r.CQReady() != 0 {
+			t.Fatal("completion posted without entering the kernel: DEFER_TASKRUN not in effect")
+		}
+		if err := r.GetEvents(); err != nil {
+			t.Fatal(err)
+		}
+		if c := reap(t, r, 1)[0]; c.Res != 1 {
+			t.Fatalf("recv: %+v", c)
+		}
+	}
+}
