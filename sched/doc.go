@@ -72,13 +72,12 @@
 // an eventfd read armed on its own ring. Before it sleeps it stores how it
 // will sleep in sleeping and looks at the inbox again; a producer pushes
 // and then loads sleeping, and only if the loop sleeps (and the producer
-// wins the CompareAndSwap back
-// to none) writes the eventfd that ends that kind of sleep: the armed read
-// for io_uring_enter, the notify eventfd for a park. With sequentially
-// consistent atomics on both
-// sides, either the loop sees the new op before sleeping or the producer
-// sees the loop asleep and wakes it: no wake-up is lost, and a busy loop
-// costs producers no syscall.
+// wins the CompareAndSwap back to none) writes the eventfd that ends that
+// kind of sleep: the armed read for io_uring_enter, the notify eventfd for
+// a park. With sequentially consistent atomics on both sides, either the
+// loop sees the new op before sleeping or the producer sees the loop
+// asleep and wakes it: no wake-up is lost, and a busy loop costs producers
+// no syscall.
 //
 // # Closing
 //
