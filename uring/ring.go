@@ -99,7 +99,7 @@ type completionQueue struct {
 	cqes     []CQE
 }
 
-// bestFlags lists the optional setup flags in the order they are dropped
+// fallbackOrder lists the optional setup flags in the order they are dropped
 // when the kernel refuses the set: newest and least essential first.
 var fallbackOrder = []uint32{
 	SetupNoSQArray,

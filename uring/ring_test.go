@@ -759,3 +759,44 @@ func TestEventfdNotifyToggleWithDeferredTaskrun(t *testing.T) {
 		}
 	}
 }
+
+// Go delivers signals (SIGURG for preemption, SIGPROF when profiling) to
+// any thread; one that interrupts the wait must not end SubmitAndWait
+// before its completions are ready.
+func TestSubmitAndWaitSurvivesSignals(t *testing.T) {
+	r := lockedRing(t, Config{Entries: 4})
+	tid := unix.Gettid()
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(10 * time.Millisecond):
+				_ = unix.Tgkill(unix.Getpid(), tid, unix.SIGURG)
+			}
+		}
+	}()
+	ts := &unix.Timespec{Nsec: int64(150 * time.Millisecond)}
+	mustSQE(t, r).PrepTimeout(ts, 0, 0)
+	start := time.Now()
+	if _, err := r.SubmitAndWait(1); err != nil {
+		t.Fatal(err)
+	}
+	if r.CQReady() != 1 {
+		t.Fatalf("SubmitAndWait(1) returned after %v with %d completions ready", time.Since(start), r.CQReady())
+	}
+	reap(t, r, 1)
+
+	mustSQE(t, r).PrepTimeout(ts, 0, 0)
+	start = time.Now()
+	if _, err := r.SubmitAndWaitTimeout(1, 60*time.Millisecond); !errors.Is(err, unix.ETIME) {
+		t.Fatalf("timed wait: %v, want ETIME", err)
+	}
+	if el := time.Since(start); el < 55*time.Millisecond || el > time.Second {
+		t.Fatalf("a 60ms wait under signals took %v", el)
+	}
+	reap(t, r, 1)
+	runtime.KeepAlive(ts)
+}
