@@ -492,9 +492,12 @@ func (l *Loop) dispatch(c completion) {
 	if op.cancelled && c.final && c.res.Res == -int32(unix.ECANCELED) {
 		op.cancelled = false
 	}
-	if op.parks && c.final {
-		l.interacted = true
-		l.readied = true
+	if c.final {
+		if op.parks {
+			l.interacted = true
+			l.readied = true
+		}
+		op.inUse.Store(false) // the callback may submit it again
 	}
 	op.cb(op, c.res)
 }
@@ -503,10 +506,11 @@ func (l *Loop) dispatch(c completion) {
 // goroutine (from a callback or a function the loop runs); other
 // goroutines use Post. op must be idle (not already submitted).
 func (l *Loop) Submit(op *Op) error {
-	if op.state != opIdle {
+	if !op.inUse.CompareAndSwap(false, true) {
 		return fmt.Errorf("sched: op of kind %d submitted twice", op.kind)
 	}
 	if l.state.Load() != loopRunning {
+		op.inUse.Store(false)
 		return ErrClosed
 	}
 	l.submit(op)
@@ -645,9 +649,13 @@ func (l *Loop) failQueued(op *Op) {
 // Post hands op to the loop from any goroutine. op must be idle; its
 // callback runs on the loop. It returns ErrClosed if the loop is closing.
 func (l *Loop) Post(op *Op) error {
+	if !op.inUse.CompareAndSwap(false, true) {
+		return fmt.Errorf("sched: op of kind %d posted while still queued or in flight", op.kind)
+	}
 	l.posting.Add(1)
 	if l.state.Load() != loopRunning {
 		l.posting.Add(-1)
+		op.inUse.Store(false)
 		return ErrClosed
 	}
 	op.state = opQueued

@@ -1,6 +1,7 @@
 package sched
 
 import (
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -114,7 +115,8 @@ type Op struct {
 	target    *Op // kindCancelReq: the op to cancel
 	next      *Op // intrusive link for the inbox and the FIFOs
 	cancelled bool
-	parks     bool // a blocking-API op: its final callback wakes a goroutine
+	inUse     atomic.Bool // set by Post/Submit, cleared before the final callback
+	parks     bool        // a blocking-API op: its final callback wakes a goroutine
 	group     uint16
 }
 
@@ -127,7 +129,9 @@ const (
 )
 
 func (o *Op) reset(kind Kind, fd int, cb Callback) {
+	inUse := o.inUse.Load()
 	*o = Op{kind: kind, fd: int32(fd), cb: cb, Ctx: o.Ctx}
+	o.inUse.Store(inUse)
 }
 
 // Kind returns the operation kind.

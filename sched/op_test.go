@@ -299,3 +299,20 @@ func TestBlockingCallOnLoopFailsFast(t *testing.T) {
 		t.Fatalf("loop unusable afterwards: %v", err)
 	}
 }
+
+// Posting an op that is still queued would corrupt the inbox's links; it
+// must be refused instead.
+func TestPostTwiceIsRefused(t *testing.T) {
+	checkGoroutines(t)
+	l := newLoop(t, Config{})
+	done := make(chan struct{})
+	op := new(Op)
+	op.PrepTimeout(50*time.Millisecond, func(*Op, Result) { close(done) })
+	if err := l.Post(op); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Post(op); err == nil {
+		t.Fatal("second Post of an op in flight was accepted")
+	}
+	waitChan(t, done, "the timeout's callback")
+}
