@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"sync"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -14,7 +17,30 @@ import (
 // Ready-made jobs for the HTTP layer. Each checks its context between
 // chunks so cancellation stops it promptly.
 
-const chunk = 256 << 10
+// chunk is how much a job processes between context checks and yields:
+// about a quarter of a millisecond of gzip, so a loop waiting for this
+// worker's P or CPU gets it soon.
+const chunk = 64 << 10
+
+var gzipWriters [gzip.BestCompression - gzip.HuffmanOnly + 1]sync.Pool
+
+// Compressor state is large (hundreds of KiB); reusing it keeps the
+// garbage collector, which also competes with the loops, quiet.
+func getGzipWriter(w io.Writer, level int) (*gzip.Writer, error) {
+	if level < gzip.HuffmanOnly || level > gzip.BestCompression {
+		return nil, fmt.Errorf("offload: gzip level %d out of range", level)
+	}
+	if zw, ok := gzipWriters[level-gzip.HuffmanOnly].Get().(*gzip.Writer); ok {
+		zw.Reset(w)
+		return zw, nil
+	}
+	return gzip.NewWriterLevel(w, level)
+}
+
+func putGzipWriter(zw *gzip.Writer, level int) {
+	zw.Reset(io.Discard)
+	gzipWriters[level-gzip.HuffmanOnly].Put(zw)
+}
 
 // Gzip returns a job that compresses data at level (gzip.DefaultCompression
 // and friends) and yields the compressed []byte.
@@ -22,10 +48,11 @@ func Gzip(data []byte, level int) Job {
 	return func(ctx context.Context) (any, error) {
 		var out bytes.Buffer
 		out.Grow(len(data)/3 + 64)
-		zw, err := gzip.NewWriterLevel(&out, level)
+		zw, err := getGzipWriter(&out, level)
 		if err != nil {
 			return nil, err
 		}
+		defer putGzipWriter(zw, level)
 		if err := writeChunks(ctx, zw, data); err != nil {
 			return nil, err
 		}
@@ -67,6 +94,7 @@ func writeChunks(ctx context.Context, w io.Writer, data []byte) error {
 			return err
 		}
 		data = data[n:]
+		runtime.Gosched()
 	}
 	return nil
 }
@@ -89,6 +117,7 @@ func SHA256File(f *os.File, off, n int64) Job {
 			}
 			got, err := f.ReadAt(buf[:want], pos)
 			h.Write(buf[:got])
+			runtime.Gosched()
 			pos += int64(got)
 			if left > 0 {
 				left -= int64(got)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/uringd/uringd/sched"
+	"golang.org/x/sys/unix"
 )
 
 // Class is a work class. Each class has its own workers and its own
@@ -69,12 +70,15 @@ func (e *PanicError) Error() string {
 	return fmt.Sprintf("offload: job panicked: %v\n%s", e.Value, e.Stack)
 }
 
+// workerNice is the niceness of CPU workers' threads (loops run at 0).
+const workerNice = 10
+
 // Job is a unit of work. It should return soon after ctx is cancelled.
 type Job func(ctx context.Context) (any, error)
 
 // Config sizes a Pool. Zero values take the defaults.
 type Config struct {
-	CPUWorkers      int // default GOMAXPROCS
+	CPUWorkers      int // default GOMAXPROCS-1 (at least 1): one P stays free for the loops
 	BlockingWorkers int // default 4, as libuv
 	QueueLen        int // per class, default 1024
 }
@@ -91,8 +95,9 @@ type Pool struct {
 }
 
 type class struct {
-	queue chan *task
-	stats classStats
+	queue       chan *task
+	stats       classStats
+	lowPriority bool // workers run at a lower OS priority than loops
 }
 
 type task struct {
@@ -118,7 +123,10 @@ const (
 // New starts a pool.
 func New(cfg Config) *Pool {
 	if cfg.CPUWorkers <= 0 {
-		cfg.CPUWorkers = runtime.GOMAXPROCS(0)
+		// One P is left for the loops: with a worker on every P, a loop
+		// that wakes finds none free and waits for the Go scheduler to
+		// preempt a job (10 ms). bench/RESULTS.md has the measurements.
+		cfg.CPUWorkers = max(1, runtime.GOMAXPROCS(0)-1)
 	}
 	if cfg.BlockingWorkers <= 0 {
 		cfg.BlockingWorkers = 4
@@ -129,7 +137,7 @@ func New(cfg Config) *Pool {
 	p := &Pool{closing: make(chan struct{})}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	for c, n := range [numClasses]int{cfg.CPUWorkers, cfg.BlockingWorkers} {
-		cl := &class{queue: make(chan *task, cfg.QueueLen)}
+		cl := &class{queue: make(chan *task, cfg.QueueLen), lowPriority: Class(c) == CPU}
 		p.classes[c] = cl
 		for range n {
 			p.workers.Add(1)
@@ -224,6 +232,14 @@ func (p *Pool) Go(ctx context.Context, l *sched.Loop, c Class, policy Policy, fn
 
 func (p *Pool) work(cl *class) {
 	defer p.workers.Done()
+	if cl.lowPriority {
+		// A CPU worker gets a thread of its own at a lower priority, so
+		// that when threads outnumber cores the kernel runs the loops
+		// first. Raising one's own niceness needs no privilege. The thread
+		// is discarded when the worker exits (it stays locked).
+		runtime.LockOSThread()
+		_ = unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), workerNice)
+	}
 	for t := range cl.queue {
 		p.run(t)
 	}

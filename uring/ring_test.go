@@ -800,3 +800,12 @@ func TestSubmitAndWaitSurvivesSignals(t *testing.T) {
 	reap(t, r, 1)
 	runtime.KeepAlive(ts)
 }
+
+func TestSetupWithoutDeferTaskrun(t *testing.T) {
+	r := lockedRing(t, Config{Entries: 4, NoDeferTaskrun: true})
+	if r.Flags()&(SetupDeferTaskrun|SetupCoopTaskrun|SetupTaskrunFlag) != 0 || r.Flags()&SetupSingleIssuer == 0 {
+		t.Fatalf("flags %#x: want SINGLE_ISSUER without the task-run flags", r.Flags())
+	}
+	mustSQE(t, r).PrepNop()
+	reap(t, r, 1)
+}

@@ -39,7 +39,7 @@ const (
 // Config is one run.
 type Config struct {
 	Mode     string
-	Workers  int           // offload: CPU workers (0: the pool's default, GOMAXPROCS)
+	Workers  int           // offload: CPU workers (0: the pool's default, GOMAXPROCS-1)
 	Duration time.Duration // measured window
 	Warmup   time.Duration // before the window (pool saturated, caches warm)
 	Tick     time.Duration // timer period (default 1 ms)
@@ -123,7 +123,7 @@ func Run(cfg Config) (Result, error) {
 	case ModeOffload:
 		res.Workers = cfg.Workers
 		if res.Workers <= 0 {
-			res.Workers = runtime.GOMAXPROCS(0) // the pool's default
+			res.Workers = max(1, runtime.GOMAXPROCS(0)-1) // the pool's default
 		}
 		s.pool = offload.New(offload.Config{CPUWorkers: res.Workers})
 		defer s.pool.Close(context.Background())

@@ -18,13 +18,13 @@ const lagProcs = 2
 type lagCase struct {
 	label   string
 	mode    string
-	workers int // offload: CPU workers; 0 is the pool default (GOMAXPROCS)
+	workers int // offload: CPU workers; 0 is the pool default (GOMAXPROCS-1)
 }
 
 var lagCases = []lagCase{
 	{"idle loop", lag.ModeIdle, 0},
-	{"offload saturated (GOMAXPROCS=2 workers, the default)", lag.ModeOffload, 0},
-	{"offload saturated (1 worker = GOMAXPROCS−1)", lag.ModeOffload, lagProcs - 1},
+	{"offload saturated (pool default: GOMAXPROCS−1 = 1 worker)", lag.ModeOffload, 0},
+	{"offload saturated (2 workers = GOMAXPROCS)", lag.ModeOffload, lagProcs},
 	{"gzip inline on the loop (the Node.js mistake)", lag.ModeInline, 0},
 }
 
