@@ -11,7 +11,6 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -345,33 +344,5 @@ func TestOpenResolveBeneath(t *testing.T) {
 		unix.Close(fd)
 	} else if !errors.Is(err, context.Canceled) {
 		t.Errorf("Open with cancelled ctx: %v", err)
-	}
-}
-
-// A loop without DEFER_TASKRUN parks in the netpoller too; its completions
-// must still wake it (the kernel interrupts the thread to post them).
-func TestLoopWithoutDeferTaskrun(t *testing.T) {
-	checkGoroutines(t)
-	checkFds(t)
-	l := newLoop(t, Config{NoDeferTaskrun: true})
-	ctx := timeoutCtx(t)
-	for range 200 {
-		if err := l.Nop(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := l.Sleep(ctx, 20*time.Millisecond); err != nil {
-		t.Fatal(err)
-	}
-	fd, peer := rawPair(t, "tcp4")
-	defer unix.Close(fd)
-	go func() {
-		time.Sleep(20 * time.Millisecond)
-		peer.Write([]byte("late"))
-	}()
-	buf := make([]byte, 8)
-	n, err := l.Recv(ctx, fd, buf, 0)
-	if err != nil || string(buf[:n]) != "late" {
-		t.Fatalf("Recv: %q %v", buf[:n], err)
 	}
 }

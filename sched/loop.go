@@ -36,10 +36,6 @@ type Config struct {
 	// of two.
 	Buffers    uint32
 	BufferSize int
-	// NoDeferTaskrun sets the ring up without DEFER_TASKRUN and
-	// COOP_TASKRUN (see uring.Config): better for loops that mostly wait
-	// on disk reads, worse for network loops.
-	NoDeferTaskrun bool
 	// Logger receives the loop's warnings (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -152,7 +148,7 @@ func (l *Loop) main(started chan<- error) {
 
 func (l *Loop) setup() error {
 	var err error
-	l.ring, err = uring.Setup(uring.Config{Entries: l.cfg.Entries, CQEntries: 4 * l.cfg.Entries, NoDeferTaskrun: l.cfg.NoDeferTaskrun})
+	l.ring, err = uring.Setup(uring.Config{Entries: l.cfg.Entries, CQEntries: 4 * l.cfg.Entries})
 	if err != nil {
 		return err
 	}
