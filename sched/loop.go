@@ -90,6 +90,7 @@ type Loop struct {
 
 	metrics      counters
 	tid          atomic.Int64
+	inUserCode   atomic.Bool // running callbacks or timers
 	exited       chan struct{}
 	cancelAll    bool // closing: ASYNC_CANCEL_ANY still to submit
 	closeStarted bool
@@ -411,10 +412,12 @@ func (l *Loop) runCallbacks() {
 		return
 	}
 	start := time.Now()
+	l.inUserCode.Store(true)
 	next := 0
 	for next < len(l.done) {
 		next = l.runFrom(next)
 	}
+	l.inUserCode.Store(false)
 	l.metrics.lag(time.Since(start))
 	clear(l.done)
 	l.done = l.done[:0]
@@ -718,7 +721,11 @@ func (l *Loop) Close(ctx context.Context) error {
 
 // onLoop reports whether the caller runs on the loop's own thread, where
 // waiting for the loop would wait forever.
-func (l *Loop) onLoop() bool { return unix.Gettid() == int(l.tid.Load()) }
+// User code runs on the loop only inside callbacks and timers, so the
+// gettid syscall is paid only while those run.
+func (l *Loop) onLoop() bool {
+	return l.inUserCode.Load() && unix.Gettid() == int(l.tid.Load())
+}
 
 // ThreadID returns the OS thread the loop runs on (for diagnostics, and
 // for tests asserting that a callback ran on its loop).

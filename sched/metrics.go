@@ -50,7 +50,7 @@ type Metrics struct {
 	CQOverflows    uint64 // iterations that found the CQ overflowed
 	InboxWakes     uint64 // eventfd wake-ups from other goroutines
 	ENOBUFSRearms  uint64 // multishot receives re-armed after the buffer ring ran dry
-	CallbackPanics uint64 // callbacks that panicked (logged; the loop went on)
+	CallbackPanics uint64 // callbacks and timers that panicked (logged; the loop went on)
 	Parks          uint64 // sleeps in the netpoller (the others block in io_uring_enter)
 	// BatchSizes[i] counts reaps of [2^(i-1), 2^i) CQEs (bucket 0: none).
 	BatchSizes [histBuckets]uint64

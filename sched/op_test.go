@@ -316,3 +316,20 @@ func TestPostTwiceIsRefused(t *testing.T) {
 	}
 	waitChan(t, done, "the timeout's callback")
 }
+
+func TestTimerPanicDoesNotKillTheLoop(t *testing.T) {
+	checkGoroutines(t)
+	l := newLoop(t, Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	fired := make(chan struct{})
+	onLoop(t, l, func() {
+		l.After(time.Millisecond, func() { panic("timer boom") })
+		l.After(2*time.Millisecond, func() { close(fired) })
+	})
+	waitChan(t, fired, "the timer after the panicking one")
+	if err := l.Nop(timeoutCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.Metrics().CallbackPanics; got != 1 {
+		t.Fatalf("CallbackPanics = %d, want 1", got)
+	}
+}

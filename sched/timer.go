@@ -2,6 +2,7 @@ package sched
 
 import (
 	"container/heap"
+	"runtime/debug"
 	"time"
 )
 
@@ -38,11 +39,24 @@ func (l *Loop) runTimers() {
 		return
 	}
 	now := time.Now()
+	l.inUserCode.Store(true)
+	defer l.inUserCode.Store(false)
 	for len(l.timers) > 0 && !l.timers[0].when.After(now) {
 		t := heap.Pop(&l.timers).(*Timer)
 		l.metrics.timerLag(now.Sub(t.when))
-		t.fn()
+		l.fire(t)
 	}
+}
+
+// fire runs one timer; a panic is logged and counted like a callback's.
+func (l *Loop) fire(t *Timer) {
+	defer func() {
+		if p := recover(); p != nil {
+			l.metrics.panics.Add(1)
+			l.cfg.Logger.Error("sched: timer panicked", "panic", p, "stack", string(debug.Stack()))
+		}
+	}()
+	t.fn()
 }
 
 type timerHeap []*Timer
