@@ -5,6 +5,7 @@ import (
 	"os"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/uringd/uringd/uring"
 	"golang.org/x/sys/unix"
@@ -40,7 +41,7 @@ func getWaiter() *waiter {
 
 func putWaiter(w *waiter) {
 	w.res, w.first, w.path = Result{}, Result{}, nil
-	w.op.buf, w.op.iovs, w.op.ptr, w.op.ptr2 = nil, nil, nil, nil
+	w.op.buf, w.op.ptr, w.op.ptr2 = nil, nil, nil
 	waiters.Put(w)
 }
 
@@ -83,7 +84,7 @@ func (l *Loop) exec(ctx context.Context, w *waiter, name string) (res Result, er
 	select {
 	case <-w.done:
 	case <-ctx.Done():
-		w.cancel = Op{kind: kindCancelReq, target: &w.op}
+		w.cancel = Op{kind: kindCancelReq, ptr: unsafe.Pointer(&w.op)}
 		_ = l.Post(&w.cancel) // fails only when closing, and closing cancels everything
 		<-w.done
 		if w.res.Res == -int32(unix.ECANCELED) {

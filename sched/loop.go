@@ -611,8 +611,8 @@ func (l *Loop) takeInbox() {
 		op.next = nil
 		switch {
 		case op.kind == kindCancelReq:
-			if op.target != nil {
-				l.cancel(op.target)
+			if op.ptr != nil {
+				l.cancel((*Op)(op.ptr))
 			}
 		case op.kind == kindCancelFdReq:
 			l.cancels = append(l.cancels, cancelReq{fd: op.fd, byFd: true})

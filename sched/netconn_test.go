@@ -257,9 +257,9 @@ func TestConnWriteDeadline(t *testing.T) {
 // that the cancel a deadline change posts never touches the waiter of the
 // next read while that read is being prepared.
 //
-// Regression test for a fixed bug (it failed under -race): Conn.setDeadline (sched/netconn.go) posts
-// &Op{kind: kindCancelReq, target: &w.op} for the direction's reused
-// waiter whenever a call is busy. The loop handles that request later, in
+// Regression test for a fixed bug (it failed under -race): Conn.setDeadline
+// (sched/netconn.go) used to post a cancel request aimed at the direction's
+// reused waiter op whenever a call was busy. The loop handles that request later, in
 // takeInbox -> Loop.cancel (sched/loop.go), reading target.state (and
 // userData), with no synchronisation against the Conn goroutine, which by
 // then may have finished that call and be re-preparing the same w.op for

@@ -85,18 +85,27 @@ type Callback func(op *Op, r Result)
 // completion (the one without More, and for send_zc the notification).
 // An Op may be reused once its final callback has run.
 type Op struct {
-	kind     Kind
-	sqeFlags uint8
-	fd       int32
-	fd2      int32
-	n        uint32
-	opFlags  uint32
-	off      uint64
-	off2     uint64
-	buf      []byte
-	iovs     []unix.Iovec
-	ptr      unsafe.Pointer // path, sockaddr, statx buffer, open_how, timespec
-	ptr2     unsafe.Pointer
+	// Small fields first: the struct is laid out without padding holes,
+	// since an idle connection holds at least one Op.
+	kind      Kind
+	sqeFlags  uint8
+	state     opState // loop-owned
+	cancelled bool    // loop-owned: ASYNC_CANCEL sent
+	parks     bool    // a blocking-API op: its final callback wakes a goroutine
+	group     uint16
+	fd        int32
+	fd2       int32
+	n         uint32
+	opFlags   uint32
+	inUse     atomic.Bool // set by Post/Submit, cleared before the final callback
+	off       uint64
+	off2      uint64
+	buf       []byte
+	// ptr and ptr2 hold what the kernel reads or writes besides buf: path,
+	// sockaddr, statx buffer, open_how, the iovec array; for an internal
+	// cancel request, ptr is the Op to cancel.
+	ptr  unsafe.Pointer
+	ptr2 unsafe.Pointer
 
 	cb Callback
 	// Ctx is free for the caller: the loop never touches it, and Prep
@@ -109,15 +118,8 @@ type Op struct {
 	Timeout time.Duration
 	ts      unix.Timespec // storage for Timeout / KindTimeout
 
-	// Loop-owned state.
-	state     opState
-	userData  uint64
-	target    *Op // kindCancelReq: the op to cancel
-	next      *Op // intrusive link for the inbox and the FIFOs
-	cancelled bool
-	inUse     atomic.Bool // set by Post/Submit, cleared before the final callback
-	parks     bool        // a blocking-API op: its final callback wakes a goroutine
-	group     uint16
+	userData uint64 // loop-owned: the user_data while in flight
+	next     *Op    // intrusive link for the inbox and the FIFOs
 }
 
 type opState uint8
@@ -158,16 +160,26 @@ func (o *Op) PrepWrite(fd int, buf []byte, off int64, cb Callback) {
 	o.buf, o.off = buf, uint64(off)
 }
 
+func (o *Op) setIovecs(iovs []unix.Iovec) {
+	o.ptr, o.n = unsafe.Pointer(unsafe.SliceData(iovs)), uint32(len(iovs))
+}
+
+func (o *Op) iovecs() []unix.Iovec {
+	return unsafe.Slice((*unix.Iovec)(o.ptr), o.n)
+}
+
 // PrepReadv reads into iovs at off.
 func (o *Op) PrepReadv(fd int, iovs []unix.Iovec, off int64, cb Callback) {
 	o.reset(KindReadv, fd, cb)
-	o.iovs, o.off = iovs, uint64(off)
+	o.setIovecs(iovs)
+	o.off = uint64(off)
 }
 
 // PrepWritev writes iovs at off.
 func (o *Op) PrepWritev(fd int, iovs []unix.Iovec, off int64, cb Callback) {
 	o.reset(KindWritev, fd, cb)
-	o.iovs, o.off = iovs, uint64(off)
+	o.setIovecs(iovs)
+	o.off = uint64(off)
 }
 
 // PrepOpen opens path (NUL-terminated, see unix.BytePtrFromString)
@@ -295,9 +307,9 @@ func (o *Op) prep(sqe *uring.SQE) {
 	case KindWrite:
 		sqe.PrepWrite(fd, o.buf, o.off)
 	case KindReadv:
-		sqe.PrepReadv(fd, o.iovs, o.off)
+		sqe.PrepReadv(fd, o.iovecs(), o.off)
 	case KindWritev:
-		sqe.PrepWritev(fd, o.iovs, o.off)
+		sqe.PrepWritev(fd, o.iovecs(), o.off)
 	case KindOpen:
 		sqe.PrepOpenat2(fd, (*byte)(o.ptr), (*unix.OpenHow)(o.ptr2))
 	case KindStat:

@@ -30,15 +30,19 @@ type UringdEcho struct {
 	accept  sched.Op
 	open    atomic.Int64 // connections open now (written on the loop)
 	total   atomic.Int64
+	// Free send Ops and buffers, reused across connections: an idle
+	// connection holds only its multishot recv Op. Loop-owned.
+	freeSends []*sched.Op
+	freeBufs  [][]byte
 }
 
 type uringdEchoConn struct {
 	s         *UringdEcho
 	fd        int
 	recv      sched.Op
-	send      sched.Op
-	out       []byte // lent to the kernel by the send in flight
-	pending   []byte // received while a send was in flight
+	send      *sched.Op // only while sending
+	out       []byte    // lent to the kernel by the send in flight
+	pending   []byte    // received while a send was in flight
 	sending   bool
 	recvArmed bool
 	closed    bool
@@ -138,7 +142,7 @@ func (c *uringdEchoConn) onRecv(_ *sched.Op, r sched.Result) {
 		if c.sending {
 			c.pending = append(c.pending, r.Buf...)
 		} else {
-			c.out = append(c.out[:0], r.Buf...)
+			c.out = append(c.s.getBuf(), r.Buf...)
 			c.startSend()
 		}
 	}
@@ -151,10 +155,48 @@ func (c *uringdEchoConn) onRecv(_ *sched.Op, r sched.Result) {
 
 func (c *uringdEchoConn) startSend() {
 	c.sending = true
+	if c.send == nil {
+		c.send = c.s.getSend()
+	}
 	c.send.PrepSend(c.fd, c.out, 0, c.onSend)
-	if c.s.loop.Submit(&c.send) != nil {
+	if c.s.loop.Submit(c.send) != nil {
 		c.sending = false
 		c.fail()
+	}
+}
+
+func (s *UringdEcho) getSend() *sched.Op {
+	if n := len(s.freeSends); n > 0 {
+		op := s.freeSends[n-1]
+		s.freeSends = s.freeSends[:n-1]
+		return op
+	}
+	return new(sched.Op)
+}
+
+func (s *UringdEcho) getBuf() []byte {
+	if n := len(s.freeBufs); n > 0 {
+		b := s.freeBufs[n-1]
+		s.freeBufs = s.freeBufs[:n-1]
+		return b[:0]
+	}
+	return make([]byte, 0, 256)
+}
+
+// idle returns the connection's send Op and buffers once nothing is being
+// sent.
+func (c *uringdEchoConn) idle() {
+	if c.send != nil {
+		c.s.freeSends = append(c.s.freeSends, c.send)
+		c.send = nil
+	}
+	if c.out != nil {
+		c.s.freeBufs = append(c.s.freeBufs, c.out[:0])
+		c.out = nil
+	}
+	if c.pending != nil && len(c.pending) == 0 {
+		c.s.freeBufs = append(c.s.freeBufs, c.pending)
+		c.pending = nil
 	}
 }
 
@@ -174,6 +216,7 @@ func (c *uringdEchoConn) onSend(_ *sched.Op, r sched.Result) {
 		c.startSend()
 		return
 	}
+	c.idle()
 	c.maybeClose()
 }
 
