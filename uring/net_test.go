@@ -43,11 +43,8 @@ func ntFirstDiff(got, want []byte) string {
 
 // 1. accept and connect through the ring, then send/recv both ways.
 func TestNetAcceptConnectSendRecv(t *testing.T) {
-	defer ntLeakCheck(t)()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	r := ntNewRing(t)
-	defer ntCloseRing(t, r)
+	ntLeakCheck(t)
+	r := lockedRing(t, Config{Entries: 64})
 
 	lfd, port := ntListen(t)
 	defer ntClose(t, lfd)
@@ -152,11 +149,8 @@ func TestNetAcceptConnectSendRecv(t *testing.T) {
 
 // 2. multishot accept: one CQE with MORE per connection, then cancel.
 func TestNetMultishotAccept(t *testing.T) {
-	defer ntLeakCheck(t)()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	r := ntNewRing(t)
-	defer ntCloseRing(t, r)
+	ntLeakCheck(t)
+	r := lockedRing(t, Config{Entries: 64})
 
 	lfd, port := ntListen(t)
 	defer ntClose(t, lfd)
@@ -243,11 +237,8 @@ func TestNetMultishotAccept(t *testing.T) {
 
 // 3. multishot accept into the registered file table; use and close slots.
 func TestNetMultishotAcceptDirect(t *testing.T) {
-	defer ntLeakCheck(t)()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	r := ntNewRing(t)
-	defer ntCloseRing(t, r)
+	ntLeakCheck(t)
+	r := lockedRing(t, Config{Entries: 64})
 
 	const nSlots = 16
 	if err := r.RegisterFilesSparse(nSlots); err != nil {
@@ -385,11 +376,8 @@ func TestNetMultishotAcceptDirect(t *testing.T) {
 
 // 4. multishot recv with a provided buffer ring, buffer exhaustion, re-arm.
 func TestNetMultishotRecvBufRing(t *testing.T) {
-	defer ntLeakCheck(t)()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	r := ntNewRing(t)
-	defer ntCloseRing(t, r)
+	ntLeakCheck(t)
+	r := lockedRing(t, Config{Entries: 64})
 
 	fd, peer := ntPair(t)
 	defer ntClose(t, fd)
@@ -517,11 +505,8 @@ func TestNetMultishotRecvBufRing(t *testing.T) {
 // 5. send_zc posts a result with MORE then a notification; sendmsg with
 // two iovecs sends their concatenation.
 func TestNetSendZCAndSendmsg(t *testing.T) {
-	defer ntLeakCheck(t)()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	r := ntNewRing(t)
-	defer ntCloseRing(t, r)
+	ntLeakCheck(t)
+	r := lockedRing(t, Config{Entries: 64})
 
 	fd, peer := ntPair(t)
 	defer ntClose(t, fd)
@@ -588,11 +573,8 @@ func TestNetSendZCAndSendmsg(t *testing.T) {
 // 6. a recv linked to a 50 ms link timeout is cancelled when nobody sends;
 // when data is there, the recv wins and the timeout is cancelled.
 func TestNetLinkTimeoutRecv(t *testing.T) {
-	defer ntLeakCheck(t)()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	r := ntNewRing(t)
-	defer ntCloseRing(t, r)
+	ntLeakCheck(t)
+	r := lockedRing(t, Config{Entries: 64})
 
 	fd, peer := ntPair(t)
 	defer ntClose(t, fd)
@@ -643,11 +625,8 @@ func TestNetLinkTimeoutRecv(t *testing.T) {
 
 // 7. cancel pending recvs by user data, by fd (one, all) and any.
 func TestNetCancelPendingRecv(t *testing.T) {
-	defer ntLeakCheck(t)()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	r := ntNewRing(t)
-	defer ntCloseRing(t, r)
+	ntLeakCheck(t)
+	r := lockedRing(t, Config{Entries: 64})
 
 	fd, peer := ntPair(t)
 	defer ntClose(t, fd)
@@ -751,11 +730,8 @@ func TestNetCancelPendingRecv(t *testing.T) {
 
 // 8. splice a file into a socket through a pipe; the peer's sha256 matches.
 func TestNetSpliceFileToSocket(t *testing.T) {
-	defer ntLeakCheck(t)()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	r := ntNewRing(t)
-	defer ntCloseRing(t, r)
+	ntLeakCheck(t)
+	r := lockedRing(t, Config{Entries: 64})
 
 	data := ntRandom(256 << 10)
 	path := filepath.Join(t.TempDir(), "payload")
@@ -855,11 +831,8 @@ func TestNetSpliceFileToSocket(t *testing.T) {
 
 // 9. shutdown(SHUT_WR): the peer reads EOF; the other direction still works.
 func TestNetShutdownWrite(t *testing.T) {
-	defer ntLeakCheck(t)()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	r := ntNewRing(t)
-	defer ntCloseRing(t, r)
+	ntLeakCheck(t)
+	r := lockedRing(t, Config{Entries: 64})
 
 	fd, peer := ntPair(t)
 	defer ntClose(t, fd)
@@ -895,11 +868,8 @@ func TestNetShutdownWrite(t *testing.T) {
 // 10. poll add (single and multishot) on a socket becoming readable; poll
 // remove of the multishot poll.
 func TestNetPoll(t *testing.T) {
-	defer ntLeakCheck(t)()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	r := ntNewRing(t)
-	defer ntCloseRing(t, r)
+	ntLeakCheck(t)
+	r := lockedRing(t, Config{Entries: 64})
 
 	fd, peer := ntPair(t)
 	defer ntClose(t, fd)
@@ -988,13 +958,9 @@ func TestNetPoll(t *testing.T) {
 
 // 11. MSG_RING: ring A posts a CQE on ring B.
 func TestNetMsgRing(t *testing.T) {
-	defer ntLeakCheck(t)()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	a := ntNewRing(t)
-	defer ntCloseRing(t, a)
-	b := ntNewRing(t)
-	defer ntCloseRing(t, b)
+	ntLeakCheck(t)
+	a := lockedRing(t, Config{Entries: 64})
+	b := lockedRing(t, Config{Entries: 64})
 
 	s := ntSQE(t, a)
 	s.PrepMsgRing(b.Fd(), 42, 0xabc, 0)
@@ -1036,11 +1002,8 @@ func TestNetMsgRing(t *testing.T) {
 // 12. sending to a peer that closed ends in EPIPE or ECONNRESET; the ring
 // keeps working.
 func TestNetSendToClosedPeer(t *testing.T) {
-	defer ntLeakCheck(t)()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	r := ntNewRing(t)
-	defer ntCloseRing(t, r)
+	ntLeakCheck(t)
+	r := lockedRing(t, Config{Entries: 64})
 
 	fd, peer := ntPair(t)
 	defer ntClose(t, fd)
@@ -1087,13 +1050,10 @@ func TestNetSendToClosedPeer(t *testing.T) {
 // 13. Close with a recv, a multishot accept and a multishot recv in flight
 // returns promptly; nothing leaks; a second Close returns ErrClosed.
 func TestNetCloseRingWithOpsInFlight(t *testing.T) {
-	defer ntLeakCheck(t)()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
+	ntLeakCheck(t)
 
 	baseline := ntFdCount(t)
-	r := ntNewRing(t)
-	defer ntCloseRing(t, r) // only acts if the test fails before Close
+	r := lockedRing(t, Config{Entries: 64})
 	fd, peer := ntPair(t)
 	fd2, peer2 := ntPair(t)
 	lfd, _ := ntListen(t)
@@ -1168,11 +1128,8 @@ func TestNetCloseRingWithOpsInFlight(t *testing.T) {
 
 // 14. bad input comes back as CQE errors, and the ring keeps working.
 func TestNetBadInput(t *testing.T) {
-	defer ntLeakCheck(t)()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	r := ntNewRing(t)
-	defer ntCloseRing(t, r)
+	ntLeakCheck(t)
+	r := lockedRing(t, Config{Entries: 64})
 
 	buf := make([]byte, 16)
 	defer runtime.KeepAlive(buf)

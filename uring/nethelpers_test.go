@@ -71,12 +71,14 @@ func ntFdCount(t *testing.T) int {
 // ntLeakCheck records the open fds and the goroutine count; the function it
 // returns (defer it first, so it runs last) fails the test when either has
 // grown and does not settle back within two seconds.
-func ntLeakCheck(t *testing.T) func() {
+func ntLeakCheck(t *testing.T) {
 	t.Helper()
 	ntWarmup()
 	startFds := ntFds(t)
 	startG := runtime.NumGoroutine()
-	return func() {
+	// A cleanup registered first runs last: after the ring's own cleanup
+	// (lockedRing) has closed it.
+	t.Cleanup(func() {
 		t.Helper()
 		deadline := time.Now().Add(2 * time.Second)
 		for {
@@ -106,33 +108,7 @@ func ntLeakCheck(t *testing.T) func() {
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
-	}
-}
-
-// ntNewRing sets up a ring with the default (best) flags. The caller must
-// have locked its OS thread and must close the ring with ntCloseRing from
-// the same goroutine (defer it after runtime.UnlockOSThread's defer).
-func ntNewRing(t *testing.T) *Ring {
-	t.Helper()
-	r, err := New(64)
-	if err != nil {
-		if requireIOURing {
-			t.Fatalf("io_uring unavailable: %v", err)
-		}
-		t.Skipf("io_uring unavailable: %v", err)
-	}
-	if r.Flags()&SetupSingleIssuer == 0 || r.Flags()&SetupDeferTaskrun == 0 {
-		t.Logf("note: ring granted flags %#x without SINGLE_ISSUER/DEFER_TASKRUN", r.Flags())
-	}
-	return r
-}
-
-// ntCloseRing closes r and fails the test if Close reports an error.
-func ntCloseRing(t *testing.T, r *Ring) {
-	t.Helper()
-	if err := r.Close(); err != nil && !errors.Is(err, ErrClosed) {
-		t.Errorf("ring Close: %v", err)
-	}
+	})
 }
 
 // ntSQE returns a free SQE or fails the test.
