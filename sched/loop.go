@@ -229,7 +229,7 @@ func (l *Loop) run() {
 		if closing && l.table.live == 0 && l.waitSQ.n == 0 && l.inbox.empty() {
 			return
 		}
-		l.enter(closing)
+		l.enter()
 		l.reap()
 		l.runCallbacks()
 		l.runTimers()
@@ -239,7 +239,7 @@ func (l *Loop) run() {
 // enter makes the iteration's one io_uring_enter: submit everything and,
 // when there is nothing else to do, sleep until a completion or the next
 // timer.
-func (l *Loop) enter(closing bool) {
+func (l *Loop) enter() {
 	wait := l.idle()
 	if wait && l.readied {
 		// Callbacks made goroutines runnable, most likely on this P: let
@@ -492,10 +492,10 @@ func (l *Loop) dispatch(c completion) {
 			return
 		}
 	}
-	if op.cancelled && c.final && c.res.Res == -int32(unix.ECANCELED) {
-		op.cancelled = false
-	}
 	if c.final {
+		// Whether or not the cancel won the race, it is spent: a reused
+		// op must not inherit it.
+		op.cancelled = false
 		if op.parks {
 			l.interacted = true
 			l.readied = true
