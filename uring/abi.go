@@ -1,11 +1,53 @@
 package uring
 
+import (
+	"encoding/binary"
+	"unsafe"
+)
+
 // Kernel ABI of io_uring, defined once. Layouts mirror <linux/io_uring.h>;
 // abi_test.go checks every size and offset against the installed header.
+//
+// Addresses: a struct that the kernel reads during one syscall keeps every
+// address in a uptr, a real pointer, never in an integer. The two
+// exceptions are SQE and BufRingEntry: they live in memory mapped from the
+// kernel, which the garbage collector neither scans nor may hold Go
+// pointers in, so their addresses are integers and the memory rule on Ring
+// (and on BufRing.Add) applies.
+
+// uptr is a __u64 field that carries a user-space address for the kernel
+// to read during the syscall the struct is passed to. It holds a Go
+// pointer so that the address follows the memory: a call between filling
+// the struct and the syscall may grow the goroutine stack, and the runtime
+// then moves the stack and rewrites every pointer into it, but not an
+// integer, which would go on pointing at the old stack. The garbage
+// collector also keeps the memory alive. On 32-bit targets the second
+// word is the zero high half (see uptrWord).
+type uptr [8 / unsafe.Sizeof(uintptr(0))]unsafe.Pointer
+
+// uptrWord is the element of a uptr that holds the address on a 32-bit
+// target: the low-order half, which comes second on a big-endian one.
+var uptrWord = int(binary.NativeEndian.Uint16([]byte{0, 1})&1) * (len(uptr{}) - 1)
+
+// uptrTo returns p as a uptr. It returns a value rather than storing
+// through a pointer so that escape analysis sees where p goes: p then
+// stays on the stack when the struct does.
+func uptrTo(p unsafe.Pointer) uptr {
+	var u uptr
+	if len(u) == 1 {
+		u[0] = p // 64-bit: one word, no index to compute
+	} else {
+		u[uptrWord] = p
+	}
+	return u
+}
 
 // SQE is a submission queue entry (struct io_uring_sqe, 64 bytes). Several
 // kernel fields share storage; the names here are the most common member of
 // each union and the Prep* methods document which meaning they use.
+// SQEs live in memory mapped from the kernel, so their address fields
+// (Addr, Off as addr2, Addr3) are integers the garbage collector does not
+// see: what they point to follows the memory rule on Ring.
 type SQE struct {
 	Opcode      uint8  // IORING_OP_*
 	Flags       uint8  // IOSQE_* flags
@@ -53,6 +95,9 @@ func (c CQE) More() bool { return c.Flags&CQEFMore != 0 }
 // has released the send buffer.
 func (c CQE) Notif() bool { return c.Flags&CQEFNotif != 0 }
 
+// UserAddr in both offset structs is only read with IORING_SETUP_NO_MMAP,
+// which this package never requests: it stays 0.
+
 type sqringOffsets struct {
 	Head, Tail, RingMask, RingEntries, Flags, Dropped, Array, Resv1 uint32
 	UserAddr                                                        uint64
@@ -79,31 +124,43 @@ type params struct {
 
 // getEventsArg is struct io_uring_getevents_arg (IORING_ENTER_EXT_ARG).
 type getEventsArg struct {
-	Sigmask   uint64
+	Sigmask   uptr
 	SigmaskSz uint32
 	MinWaitUs uint32 // "pad" in older headers
-	Ts        uint64
+	Ts        uptr   // *struct __kernel_timespec
 }
 
+// rsrcRegister is struct io_uring_rsrc_register.
 type rsrcRegister struct {
 	Nr    uint32
 	Flags uint32
 	Resv2 uint64
-	Data  uint64
-	Tags  uint64
+	Data  uptr // the fds or iovecs
+	Tags  uptr // their __u64 tags
 }
 
+// rsrcUpdate is struct io_uring_rsrc_update as IORING_REGISTER_FILES_UPDATE
+// reads it: Data is the address of the new fds.
 type rsrcUpdate struct {
 	Offset uint32
 	Resv   uint32
-	Data   uint64
+	Data   uptr
 }
 
-type rsrcUpdate2 struct {
+// ringFdUpdate is struct io_uring_rsrc_update as IORING_REGISTER_RING_FDS
+// reads it: Data is a file descriptor, not an address.
+type ringFdUpdate struct {
 	Offset uint32
 	Resv   uint32
 	Data   uint64
-	Tags   uint64
+}
+
+// rsrcUpdate2 is struct io_uring_rsrc_update2.
+type rsrcUpdate2 struct {
+	Offset uint32
+	Resv   uint32
+	Data   uptr
+	Tags   uptr
 	Nr     uint32
 	Resv2  uint32
 }
@@ -123,6 +180,7 @@ type probeHeader struct {
 }
 
 // BufRingEntry is struct io_uring_buf: one buffer in a provided buffer ring.
+// Entries live in the mapped ring, so Addr is an integer (see BufRing.Add).
 type BufRingEntry struct {
 	Addr uint64
 	Len  uint32
@@ -130,8 +188,9 @@ type BufRingEntry struct {
 	Resv uint16 // entry 0's Resv is the ring tail
 }
 
+// bufReg is struct io_uring_buf_reg.
 type bufReg struct {
-	RingAddr    uint64
+	RingAddr    uptr // the mmap'd entries; the kernel keeps using them
 	RingEntries uint32
 	Bgid        uint16
 	Flags       uint16

@@ -61,21 +61,23 @@ int main(void) {
 }
 `
 
-// goLayouts maps the C struct names to the Go types that mirror them.
-var goLayouts = map[string]reflect.Type{
-	"io_uring_sqe":           reflect.TypeFor[SQE](),
-	"io_uring_cqe":           reflect.TypeFor[CQE](),
-	"io_uring_params":        reflect.TypeFor[params](),
-	"io_sqring_offsets":      reflect.TypeFor[sqringOffsets](),
-	"io_cqring_offsets":      reflect.TypeFor[cqringOffsets](),
-	"io_uring_getevents_arg": reflect.TypeFor[getEventsArg](),
-	"io_uring_rsrc_register": reflect.TypeFor[rsrcRegister](),
-	"io_uring_rsrc_update":   reflect.TypeFor[rsrcUpdate](),
-	"io_uring_rsrc_update2":  reflect.TypeFor[rsrcUpdate2](),
-	"io_uring_probe_op":      reflect.TypeFor[probeOp](),
-	"io_uring_probe":         reflect.TypeFor[probeHeader](),
-	"io_uring_buf":           reflect.TypeFor[BufRingEntry](),
-	"io_uring_buf_reg":       reflect.TypeFor[bufReg](),
+// goLayouts maps the C struct names to the Go types that mirror them
+// (io_uring_rsrc_update has two: its data is an address for file updates
+// and an fd for ring fd registration).
+var goLayouts = map[string][]reflect.Type{
+	"io_uring_sqe":           {reflect.TypeFor[SQE]()},
+	"io_uring_cqe":           {reflect.TypeFor[CQE]()},
+	"io_uring_params":        {reflect.TypeFor[params]()},
+	"io_sqring_offsets":      {reflect.TypeFor[sqringOffsets]()},
+	"io_cqring_offsets":      {reflect.TypeFor[cqringOffsets]()},
+	"io_uring_getevents_arg": {reflect.TypeFor[getEventsArg]()},
+	"io_uring_rsrc_register": {reflect.TypeFor[rsrcRegister]()},
+	"io_uring_rsrc_update":   {reflect.TypeFor[rsrcUpdate](), reflect.TypeFor[ringFdUpdate]()},
+	"io_uring_rsrc_update2":  {reflect.TypeFor[rsrcUpdate2]()},
+	"io_uring_probe_op":      {reflect.TypeFor[probeOp]()},
+	"io_uring_probe":         {reflect.TypeFor[probeHeader]()},
+	"io_uring_buf":           {reflect.TypeFor[BufRingEntry]()},
+	"io_uring_buf_reg":       {reflect.TypeFor[bufReg]()},
 }
 
 // TestABILayoutMatchesKernelHeader compiles a C program against the
@@ -113,10 +115,10 @@ func TestABILayoutMatchesKernelHeader(t *testing.T) {
 		want, _ := strconv.Atoi(f[2])
 		switch f[0] {
 		case "size":
-			typ := goLayouts[f[1]]
-			got := int(typ.Size())
-			if got != want {
-				t.Errorf("sizeof(struct %s) = %d, Go %s is %d", f[1], want, typ, got)
+			for _, typ := range goLayouts[f[1]] {
+				if got := int(typ.Size()); got != want {
+					t.Errorf("sizeof(struct %s) = %d, Go %s is %d", f[1], want, typ, got)
+				}
 			}
 		case "off":
 			if f[1] == "io_uring_buf_ring.tail" {
@@ -128,13 +130,15 @@ func TestABILayoutMatchesKernelHeader(t *testing.T) {
 				continue
 			}
 			cName, field, _ := strings.Cut(f[1], ".")
-			sf, ok := goLayouts[cName].FieldByName(field)
-			if !ok {
-				t.Errorf("Go mirror of %s has no field %s", cName, field)
-				continue
-			}
-			if int(sf.Offset) != want {
-				t.Errorf("offsetof(%s) = %d, Go field at %d", f[1], want, sf.Offset)
+			for _, typ := range goLayouts[cName] {
+				sf, ok := typ.FieldByName(field)
+				if !ok {
+					t.Errorf("Go mirror %s of %s has no field %s", typ, cName, field)
+					continue
+				}
+				if int(sf.Offset) != want {
+					t.Errorf("offsetof(%s) = %d, Go %s field at %d", f[1], want, typ, sf.Offset)
+				}
 			}
 		}
 		checked++
@@ -159,6 +163,12 @@ func TestABILayoutFixed(t *testing.T) {
 		{"buf", unsafe.Sizeof(BufRingEntry{}), 16},
 		{"buf_reg", unsafe.Sizeof(bufReg{}), 40},
 		{"rsrc_register", unsafe.Sizeof(rsrcRegister{}), 32},
+		{"rsrc_update", unsafe.Sizeof(rsrcUpdate{}), 16},
+		{"rsrc_update (ring fds)", unsafe.Sizeof(ringFdUpdate{}), 16},
+		{"rsrc_update2", unsafe.Sizeof(rsrcUpdate2{}), 32},
+		{"rsrc_update.data", unsafe.Offsetof(rsrcUpdate{}.Data), 8},
+		{"getevents_arg.ts", unsafe.Offsetof(getEventsArg{}.Ts), 16},
+		{"uptr", unsafe.Sizeof(uptr{}), 8},
 		{"sqe.user_data", unsafe.Offsetof(SQE{}.UserData), 32},
 		{"sqe.buf_index", unsafe.Offsetof(SQE{}.BufIndex), 40},
 		{"sqe.file_index", unsafe.Offsetof(SQE{}.FileIndex), 44},

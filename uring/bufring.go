@@ -57,8 +57,7 @@ func (r *Ring) NewBufRing(bgid uint16, entries uint32, bufSize int) (*BufRing, e
 }
 
 // RegisterBufRing registers an empty buffer ring for group bgid; fill it
-// with Add and Advance from memory the caller keeps reachable and
-// unmoved (allocated outside the Go heap, or pinned).
+// with Add and Advance (see Add for the memory it takes).
 func (r *Ring) RegisterBufRing(bgid uint16, entries uint32) (*BufRing, error) {
 	if entries == 0 || entries > 32768 || entries&(entries-1) != 0 {
 		return nil, unix.EINVAL
@@ -68,7 +67,10 @@ func (r *Ring) RegisterBufRing(bgid uint16, entries uint32) (*BufRing, error) {
 	if err != nil {
 		return nil, err
 	}
-	reg := bufReg{RingAddr: uint64(uintptr(unsafe.Pointer(&mem[0]))), RingEntries: entries, Bgid: bgid}
+	// mem is mmap'd, outside the Go heap: it never moves and stays mapped
+	// until release has unregistered the group, so the kernel may keep
+	// using it after this call.
+	reg := bufReg{RingAddr: uptrTo(unsafe.Pointer(&mem[0])), RingEntries: entries, Bgid: bgid}
 	if _, err := r.register(regRegisterPbufRing, unsafe.Pointer(&reg), 1); err != nil {
 		_ = unix.Munmap(mem)
 		return nil, err
@@ -93,6 +95,13 @@ func (br *BufRing) Entries() uint32 { return br.entries }
 
 // Add queues buf as buffer bid at position offset after the local tail;
 // the kernel sees it after Advance.
+//
+// The entry holds buf's address as an integer in the mapped ring, where
+// the garbage collector does not look, and the kernel writes into buf at
+// any time until it hands the buffer back in a CQE (or the group is
+// closed). So buf must never move and must stay allocated until then:
+// mmap'd memory (as NewBufRing uses) or Go heap memory the caller keeps
+// reachable; never a stack variable, since Go stacks move.
 func (br *BufRing) Add(buf []byte, bid uint16, offset int) {
 	e := &br.bufs[(br.tail+uint16(offset))&br.mask]
 	e.Addr = uint64(uintptr(bufAddr(buf)))
@@ -144,7 +153,7 @@ func (br *BufRing) release() error {
 	}
 	br.released = true
 	var err error
-	reg := bufReg{Bgid: br.bgid}
+	reg := bufReg{Bgid: br.bgid} // no address: unregistering names the group only
 	_, err = br.ring.register(regUnregisterPbufRing, unsafe.Pointer(&reg), 1)
 	if br.dataMem != nil {
 		_ = unix.Munmap(br.dataMem)

@@ -10,11 +10,20 @@ import (
 // user data except where the operation needs them; set UserData and Flags
 // after the call. Every pointer argument is stored as an address: see the
 // memory rule on Ring.
+//
+// Why integers are acceptable here (and in BufRing.Add) but nowhere else:
+// the SQE lives in the mapped submission queue, which can hold no Go
+// pointer, and the kernel reads what it points to at submission (a later
+// Submit*) or even later, until the CQE; no pointer type could keep a
+// stack address valid that long. So the rule on Ring (heap or mmap'd
+// memory, kept reachable until the final CQE) is what makes every address
+// stored below safe: Addr in prepRW, and the second addresses of
+// PrepOpenat2 (how), PrepStatx (st) and PrepAccept (addrLen).
 
 func (s *SQE) prepRW(op Op, fd int, addr unsafe.Pointer, n uint32, off uint64) {
 	s.Opcode = uint8(op)
 	s.Fd = int32(fd)
-	s.Addr = uint64(uintptr(addr))
+	s.Addr = uint64(uintptr(addr)) // safe under the memory rule on Ring
 	s.Len = n
 	s.Off = off
 }
@@ -83,12 +92,12 @@ func (s *SQE) PrepOpenatDirect(dirfd int, path *byte, flags int, mode uint32, sl
 // PrepOpenat2 prepares openat2(2): how carries flags, mode and the
 // RESOLVE_* restrictions (RESOLVE_BENEATH keeps the path under dirfd).
 func (s *SQE) PrepOpenat2(dirfd int, path *byte, how *unix.OpenHow) {
-	s.prepRW(OpOpenat2, dirfd, unsafe.Pointer(path), uint32(unsafe.Sizeof(*how)), uint64(uintptr(unsafe.Pointer(how))))
+	s.prepRW(OpOpenat2, dirfd, unsafe.Pointer(path), uint32(unsafe.Sizeof(*how)), uint64(uintptr(unsafe.Pointer(how)))) // memory rule on Ring
 }
 
 // PrepStatx prepares statx(2) of path relative to dirfd into st.
 func (s *SQE) PrepStatx(dirfd int, path *byte, flags int, mask uint32, st *unix.Statx_t) {
-	s.prepRW(OpStatx, dirfd, unsafe.Pointer(path), mask, uint64(uintptr(unsafe.Pointer(st))))
+	s.prepRW(OpStatx, dirfd, unsafe.Pointer(path), mask, uint64(uintptr(unsafe.Pointer(st)))) // memory rule on Ring
 	s.OpFlags = uint32(flags)
 }
 
@@ -127,7 +136,7 @@ func (s *SQE) PrepSplice(fdIn int, offIn uint64, fdOut int, offOut uint64, n uin
 // PrepAccept prepares accept4(2). addr and addrLen may be nil; when set,
 // *addrLen must hold the size of addr.
 func (s *SQE) PrepAccept(fd int, addr *unix.RawSockaddrAny, addrLen *uint32, flags int) {
-	s.prepRW(OpAccept, fd, unsafe.Pointer(addr), 0, uint64(uintptr(unsafe.Pointer(addrLen))))
+	s.prepRW(OpAccept, fd, unsafe.Pointer(addr), 0, uint64(uintptr(unsafe.Pointer(addrLen)))) // memory rule on Ring
 	s.OpFlags = uint32(flags)
 }
 

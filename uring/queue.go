@@ -132,8 +132,8 @@ func (r *Ring) wait(waitNr uint32, timeout time.Duration) error {
 			if left <= 0 {
 				return unix.ETIME
 			}
-			r.waitTs = unix.NsecToTimespec(int64(left))
-			ts = &r.waitTs
+			t := unix.NsecToTimespec(int64(left))
+			ts = &t
 		}
 		switch err := r.enterWait(waitNr, ts); err {
 		case nil, unix.EINTR:
@@ -148,6 +148,20 @@ func (r *Ring) wait(waitNr uint32, timeout time.Duration) error {
 	return nil
 }
 
+// CQNeedsEnter reports that completions are held back by the kernel:
+// overflowed CQEs to flush, or task work to run (with TASKRUN_FLAG, which
+// sched's rings have). Any Submit* or GetEvents posts them.
+func (r *Ring) CQNeedsEnter() bool {
+	if r.closed {
+		return false
+	}
+	return r.cqNeedsEnter()
+}
+
+// EnterCalls returns how many io_uring_enter system calls the ring has
+// made (submits, waits and task-work runs; retries after EINTR count).
+func (r *Ring) EnterCalls() uint64 { return r.enterCalls }
+
 // cqNeedsEnter reports that completions are held back by the kernel:
 // overflowed CQEs to flush, or deferred task work to run.
 func (r *Ring) cqNeedsEnter() bool {
@@ -159,6 +173,7 @@ func (r *Ring) cqNeedsEnter() bool {
 // per call, which is most of the gap to liburing on a NOP round trip.
 func (r *Ring) enterNoWait(toSubmit, flags uint32) (int, error) {
 	for {
+		r.enterCalls++
 		n, _, errno := unix.RawSyscall6(unix.SYS_IO_URING_ENTER, uintptr(r.enterFd), uintptr(toSubmit),
 			0, uintptr(flags|r.enterFlags), 0, 0)
 		switch errno {
@@ -175,17 +190,26 @@ func (r *Ring) enterNoWait(toSubmit, flags uint32) (int, error) {
 // enterWait calls io_uring_enter to sleep until minComplete completions
 // are ready or ts (if set) passes. It goes through the scheduler's
 // syscall path so that the P can be handed to other goroutines.
+//
+// The kernel reads the getevents arg and the timespec during the call
+// only. Both may be on the stack: the timespec's address is a uptr and the
+// arg's stays an unsafe.Pointer until the syscall's argument list, so
+// neither is an integer when the stack might move. Neither escapes, so a
+// timed wait does not allocate.
 func (r *Ring) enterWait(minComplete uint32, ts *unix.Timespec) error {
 	flags := enterGetEvents | r.enterFlags
-	var arg, argSize uintptr
+	var ext getEventsArg
+	var arg unsafe.Pointer
+	var argSize uintptr
 	if ts != nil {
-		r.waitArg = getEventsArg{Ts: uint64(uintptr(unsafe.Pointer(ts)))}
-		arg = uintptr(unsafe.Pointer(&r.waitArg))
-		argSize = unsafe.Sizeof(r.waitArg)
+		ext.Ts = uptrTo(unsafe.Pointer(ts))
+		arg = unsafe.Pointer(&ext)
+		argSize = unsafe.Sizeof(ext)
 		flags |= enterExtArg
 	}
+	r.enterCalls++
 	_, _, errno := unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.enterFd), 0,
-		uintptr(minComplete), uintptr(flags), arg, argSize)
+		uintptr(minComplete), uintptr(flags), uintptr(arg), argSize)
 	if errno != 0 {
 		return errno
 	}

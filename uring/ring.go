@@ -59,6 +59,16 @@ type Config struct {
 // stored in an SQE. Stack variables must not be used, since Go stacks
 // move. The layer above (sched) keeps such references in its operation
 // table; direct users of Ring must do the same.
+//
+// Methods that pass the kernel memory for the length of one syscall
+// (UpdateFiles, RegisterFiles, the timed waits, Probe, ...) accept any
+// memory, stack included: the address stays a Go pointer, in the
+// syscall's argument list or in a pointer-typed field of the struct the
+// kernel reads, until the kernel has returned, so a stack that moves
+// before the syscall takes the address with it. Memory the kernel keeps
+// after the call returns is handled per method: RegisterBuffers keeps its
+// buffers in the Ring, the buffer ring is mmap'd, and BufRing.Add and
+// the Prep* methods follow the rule above.
 type Ring struct {
 	fd         int
 	enterFd    int    // fd, or the registered ring index once registered
@@ -72,12 +82,12 @@ type Ring struct {
 	cqMem   []byte // separate CQ ring mmap on old kernels
 	sqeMem  []byte
 
-	// Kept in the Ring so a timed wait does not allocate.
-	waitArg getEventsArg
-	waitTs  unix.Timespec
+	fixedBufs [][]byte // RegisterBuffers' buffers, which the kernel uses until unregistered
 
 	bufRings []*BufRing
 	closed   bool
+
+	enterCalls uint64 // io_uring_enter system calls made
 }
 
 type submissionQueue struct {
@@ -157,7 +167,12 @@ func wantedFlags(cfg Config) uint32 {
 			want |= SetupSingleIssuer
 		}
 	} else {
-		if !cfg.NoDeferTaskrun {
+		// COOP_TASKRUN spares the owner thread an interrupt when a
+		// completion arrives, because the owner enters the kernel often.
+		// A ring driven from any thread has no such owner: completion work
+		// lands on whichever thread submitted, which may run Go code
+		// without a syscall for milliseconds, so it needs the interrupt.
+		if !cfg.NoDeferTaskrun && !cfg.AnyThread {
 			want |= SetupCoopTaskrun | SetupTaskrunFlag
 		}
 		if !cfg.AnyThread {
@@ -329,6 +344,7 @@ func (r *Ring) Close() error {
 		}
 	}
 	r.bufRings = nil
+	r.fixedBufs = nil
 	r.closed = true
 	r.unmap()
 	if err := unix.Close(r.fd); err != nil && firstErr == nil {
