@@ -23,7 +23,9 @@
 // (bench/RESULTS.md).
 //
 // Close stops accepting jobs, drains the queues and waits for the
-// workers; if its context ends first it cancels running jobs and skips
-// queued ones. Metrics reports queue depth, wait and run time histograms,
-// rejections, cancellations and panics per class.
+// workers; if its context ends first it cancels running jobs, skips queued
+// ones and returns at once, leaving a job that ignores its context to
+// finish in the background with its result dropped. Metrics reports
+// queue depth, wait and run time histograms, rejections, cancellations,
+// panics and dropped results per class.
 package offload

@@ -92,6 +92,11 @@ type Pool struct {
 	ctx        context.Context // cancelled when Close gives up waiting
 	cancel     context.CancelFunc
 	workers    sync.WaitGroup
+	exited     chan struct{} // closed once Close has begun and every worker has exited
+
+	mu      sync.Mutex
+	running map[*task]struct{} // tasks whose job is running, for Close to give up on
+	gaveUp  bool               // a Close gave up: no job starts any more
 }
 
 type class struct {
@@ -118,6 +123,8 @@ const (
 	taskQueued int32 = iota
 	taskRunning
 	taskAbandoned // the submitter stopped waiting while it was queued
+	taskDone      // the job returned; its worker delivers the result
+	taskDropped   // Close gave up while the job ran: the submitter got ErrClosed, the result is dropped
 )
 
 // New starts a pool.
@@ -134,7 +141,7 @@ func New(cfg Config) *Pool {
 	if cfg.QueueLen <= 0 {
 		cfg.QueueLen = 1024
 	}
-	p := &Pool{closing: make(chan struct{})}
+	p := &Pool{closing: make(chan struct{}), exited: make(chan struct{}), running: make(map[*task]struct{})}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	for c, n := range [numClasses]int{cfg.CPUWorkers, cfg.BlockingWorkers} {
 		cl := &class{queue: make(chan *task, cfg.QueueLen), lowPriority: Class(c) == CPU}
@@ -245,34 +252,62 @@ func (p *Pool) work(cl *class) {
 	}
 }
 
+// run runs a task taken off its queue (by a worker, or by a Close that
+// gave up), or skips it when its submitter, its context or the pool is
+// done with it.
 func (p *Pool) run(t *task) {
-	st := &t.class.stats
 	if !t.state.CompareAndSwap(taskQueued, taskRunning) {
 		return // abandoned by a blocking submitter
 	}
-	switch {
-	case t.ctx.Err() != nil:
-		st.cancelled.Add(1)
-		t.err = t.ctx.Err()
-	case p.ctx.Err() != nil:
-		st.cancelled.Add(1)
-		t.err = ErrClosed
-	default:
-		st.waitHist.observe(time.Since(t.queued))
-		p.call(t)
+	if err := t.ctx.Err(); err != nil {
+		p.skip(t, err)
 		return
 	}
+	if !p.track(t) {
+		p.skip(t, ErrClosed)
+		return
+	}
+	t.class.stats.waitHist.observe(time.Since(t.queued))
+	p.call(t)
+}
+
+func (p *Pool) skip(t *task, err error) {
+	t.class.stats.cancelled.Add(1)
+	t.err = err
 	p.finish(t)
+}
+
+// track records t as running, unless a Close has given up, in which case
+// the job must not start. Checking and recording under one lock means a
+// Close that gives up sees every job that starts before it.
+func (p *Pool) track(t *task) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.gaveUp {
+		return false
+	}
+	p.running[t] = struct{}{}
+	return true
+}
+
+func (p *Pool) untrack(t *task) {
+	p.mu.Lock()
+	delete(p.running, t)
+	p.mu.Unlock()
 }
 
 // call runs the job with a context that also ends when Close gives up,
 // then finishes the task, also when the job panicked or called
 // runtime.Goexit (which ends this worker: a new one takes its place).
+// The result goes to the submitter unless Close gave up on the job while
+// it ran; then Close has answered ErrClosed and the result is dropped.
 func (p *Pool) call(t *task) {
 	st := &t.class.stats
 	ctx, cancel := context.WithCancel(t.ctx)
 	stop := context.AfterFunc(p.ctx, cancel)
 	start := time.Now()
+	var res any
+	var err error
 	returned := false
 	st.running.Add(1)
 	defer func() {
@@ -280,18 +315,30 @@ func (p *Pool) call(t *task) {
 		cancel()
 		if v := recover(); v != nil {
 			st.panics.Add(1)
-			t.res, t.err = nil, &PanicError{Value: v, Stack: debug.Stack()}
+			res, err = nil, &PanicError{Value: v, Stack: debug.Stack()}
 		} else if !returned {
-			t.res, t.err = nil, ErrJobExited
+			res, err = nil, ErrJobExited
 			p.workers.Add(1)
 			go p.work(t.class)
 		}
 		st.runHist.observe(time.Since(start))
+		p.untrack(t)
+		// Whoever moves the task out of taskRunning owns t.res and t.err
+		// and delivers: this worker, or a Close that gave up first.
+		deliver := t.state.CompareAndSwap(taskRunning, taskDone)
+		if !deliver {
+			st.undelivered.Add(1)
+		}
+		// Counted last, so that whoever sees the job completed sees the
+		// rest of its counters too.
 		st.running.Add(-1)
 		st.completed.Add(1)
-		p.finish(t)
+		if deliver {
+			t.res, t.err = res, err
+			p.finish(t)
+		}
 	}()
-	t.res, t.err = t.fn(ctx)
+	res, err = t.fn(ctx)
 	returned = true
 }
 
@@ -300,7 +347,7 @@ func (p *Pool) finish(t *task) {
 		close(t.done)
 		return
 	}
-	t.op.Ctx = t
+	t.op.Data = t
 	t.op.PrepCall(deliverOnLoop)
 	if err := t.loop.Post(&t.op); err != nil {
 		t.class.stats.undelivered.Add(1)
@@ -308,7 +355,7 @@ func (p *Pool) finish(t *task) {
 }
 
 func deliverOnLoop(op *sched.Op, r sched.Result) {
-	t := op.Ctx.(*task)
+	t := op.Data.(*task)
 	if r.Err() != nil {
 		// The loop closed before it could run the callback.
 		t.class.stats.undelivered.Add(1)
@@ -317,9 +364,23 @@ func deliverOnLoop(op *sched.Op, r sched.Result) {
 	t.deliver(t.res, t.err)
 }
 
-// Close stops accepting jobs and lets the workers finish what is queued.
-// If ctx ends first, running jobs are cancelled, queued ones are skipped
-// with ErrClosed, and Close returns ctx's error after the workers exit.
+// Close stops accepting jobs (Do and Go return ErrClosed from then on),
+// lets the workers run the jobs already queued, and returns nil once
+// every worker has exited: every accepted job has then run or been
+// skipped, and its result has been handed over (its Do has returned, its
+// Go callback has been posted to the loop).
+//
+// If ctx ends first, Close gives up and returns ctx.Err() without
+// waiting for any job: it cancels the context of every running job,
+// answers the submitters of those jobs with ErrClosed at once, and skips
+// every queued job with ErrClosed (no job starts after Close has given
+// up). A job that ignores its context goes on running on its worker in
+// the background; when it returns, its result is dropped and counted in
+// Metrics as Undelivered.
+//
+// Close may be called again, also concurrently. A later call waits under
+// its own ctx for the workers still running jobs that an earlier call gave
+// up on, and returns nil once they have all exited.
 func (p *Pool) Close(ctx context.Context) error {
 	p.closeOnce.Do(func() {
 		close(p.closing)
@@ -331,18 +392,49 @@ func (p *Pool) Close(ctx context.Context) error {
 		for _, cl := range p.classes {
 			close(cl.queue)
 		}
+		go func() {
+			p.workers.Wait()
+			close(p.exited)
+		}()
 	})
-	done := make(chan struct{})
-	go func() {
-		p.workers.Wait()
-		close(done)
-	}()
+	// Workers that have already exited win over a ctx that has ended too.
 	select {
-	case <-done:
+	case <-p.exited:
+		return nil
+	default:
+	}
+	select {
+	case <-p.exited:
 		return nil
 	case <-ctx.Done():
-		p.cancel()
-		<-done
+		p.giveUp()
 		return ctx.Err()
+	}
+}
+
+// giveUp stops the pool from waiting for jobs: no job starts any more,
+// running jobs are cancelled and their submitters get ErrClosed now, and
+// the queues are drained here, since a worker stuck in a job cannot.
+func (p *Pool) giveUp() {
+	p.mu.Lock()
+	p.gaveUp = true
+	var dropped []*task
+	for t := range p.running {
+		// The worker may be returning right now: the CAS decides who
+		// delivers (see call).
+		if t.state.CompareAndSwap(taskRunning, taskDropped) {
+			dropped = append(dropped, t)
+		}
+	}
+	p.mu.Unlock()
+	p.cancel()
+	for _, t := range dropped {
+		t.err = ErrClosed
+		p.finish(t)
+	}
+	for _, cl := range p.classes {
+		for t := range cl.queue {
+			p.run(t) // skips it: gaveUp is set
+		}
 	}
 }

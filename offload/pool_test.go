@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/uringd/uringd/offload"
 	"github.com/uringd/uringd/sched"
 )
@@ -21,24 +19,22 @@ import (
 var bg = context.Background()
 
 // Results of Go arrive on the loop that submitted the job, as callbacks on
-// its goroutine (its locked OS thread); jobs themselves never run on any
-// loop's thread.
+// its goroutine; jobs themselves never run on any loop.
 func TestGoDeliversOnSubmittingLoop(t *testing.T) {
 	leakCheck(t)
 	loops := [2]*sched.Loop{newLoop(t), newLoop(t)}
-	if loops[0].ThreadID() == loops[1].ThreadID() {
-		t.Fatalf("two loops report the same thread %d", loops[0].ThreadID())
-	}
 	p := newPool(t, offload.Config{CPUWorkers: 2, BlockingWorkers: 2})
 
 	const perLoop = 64
 	type delivery struct {
-		loop, job, tid int
-		v              any
-		err            error
+		loop, job int
+		onLoop    bool
+		v         any
+		err       error
 	}
+	onAnyLoop := func() bool { return loops[0].OnLoop() || loops[1].OnLoop() }
 	deliveries := make(chan delivery, 2*perLoop)
-	jobTids := make(chan int, 2*perLoop+1)
+	jobOnLoop := make(chan bool, 2*perLoop+1)
 	for i, l := range loops {
 		onLoop(t, l, func() {
 			for j := range perLoop {
@@ -47,10 +43,10 @@ func TestGoDeliversOnSubmittingLoop(t *testing.T) {
 					class = offload.Blocking
 				}
 				err := p.Go(bg, l, class, offload.FailFast, func(context.Context) (any, error) {
-					jobTids <- unix.Gettid()
+					jobOnLoop <- onAnyLoop()
 					return j, nil
 				}, func(v any, err error) {
-					deliveries <- delivery{loop: i, job: j, tid: unix.Gettid(), v: v, err: err}
+					deliveries <- delivery{loop: i, job: j, onLoop: l.OnLoop(), v: v, err: err}
 				})
 				if err != nil {
 					t.Errorf("Go from loop %d, job %d: %v", i, j, err)
@@ -64,8 +60,8 @@ func TestGoDeliversOnSubmittingLoop(t *testing.T) {
 		if d.err != nil || d.v != d.job {
 			t.Errorf("loop %d job %d: got (%v, %v), want (%d, nil)", d.loop, d.job, d.v, d.err, d.job)
 		}
-		if want := loops[d.loop].ThreadID(); d.tid != want {
-			t.Errorf("loop %d job %d: callback ran on thread %d, want the loop's thread %d", d.loop, d.job, d.tid, want)
+		if !d.onLoop {
+			t.Errorf("loop %d job %d: callback ran off its loop", d.loop, d.job)
 		}
 		key := [2]int{d.loop, d.job}
 		if seen[key] {
@@ -76,19 +72,17 @@ func TestGoDeliversOnSubmittingLoop(t *testing.T) {
 
 	// Blocking submitters' jobs are not run on a loop either.
 	if _, err := p.Do(bg, offload.CPU, offload.Wait, func(context.Context) (any, error) {
-		jobTids <- unix.Gettid()
+		jobOnLoop <- onAnyLoop()
 		return nil, nil
 	}); err != nil {
 		t.Fatalf("Do: %v", err)
 	}
-	close(jobTids) // every job has run: all results are in
+	close(jobOnLoop) // every job has run: all results are in
 	n := 0
-	for tid := range jobTids {
+	for on := range jobOnLoop {
 		n++
-		for i, l := range loops {
-			if tid == l.ThreadID() {
-				t.Errorf("a job ran on loop %d's thread %d", i, tid)
-			}
+		if on {
+			t.Errorf("a job ran on a loop")
 		}
 	}
 	if n != 2*perLoop+1 {
@@ -213,8 +207,8 @@ func TestEveryResultExactlyOnce(t *testing.T) {
 						if err != nil {
 							t.Errorf("job %d: %v", id, err)
 						}
-						if tid := unix.Gettid(); tid != l.ThreadID() {
-							t.Errorf("job %d: callback on thread %d, want loop %d's %d", id, tid, i, l.ThreadID())
+						if !l.OnLoop() {
+							t.Errorf("job %d: callback off loop %d", id, i)
 						}
 						got[i] = append(got[i], v.(int))
 						if len(got[i]) == perLoop {
@@ -614,7 +608,7 @@ func TestCancelGo(t *testing.T) {
 		err := p.Go(ctx, l, offload.CPU, offload.FailFast, func(context.Context) (any, error) {
 			ran.Add(1)
 			return "ran", nil
-		}, func(v any, err error) { got <- result{v: v, err: err, tid: unix.Gettid()} })
+		}, func(v any, err error) { got <- result{v: v, err: err, onLoop: l.OnLoop()} })
 		if err != nil {
 			t.Errorf("Go: %v", err)
 		}
@@ -625,8 +619,8 @@ func TestCancelGo(t *testing.T) {
 	if !errors.Is(r.err, context.Canceled) || r.v != nil {
 		t.Errorf("callback of a cancelled queued job: (%v, %v), want (nil, context.Canceled)", r.v, r.err)
 	}
-	if r.tid != l.ThreadID() {
-		t.Errorf("callback ran on thread %d, want the loop's %d", r.tid, l.ThreadID())
+	if !r.onLoop {
+		t.Errorf("callback ran off the loop")
 	}
 	if n := ran.Load(); n != 0 {
 		t.Errorf("cancelled queued job ran %d times", n)
@@ -645,7 +639,7 @@ func TestCancelGo(t *testing.T) {
 			case <-time.After(timeout):
 				return "not cancelled", nil
 			}
-		}, func(v any, err error) { got <- result{v: v, err: err, tid: unix.Gettid()} })
+		}, func(v any, err error) { got <- result{v: v, err: err, onLoop: l.OnLoop()} })
 		if err != nil {
 			t.Errorf("Go: %v", err)
 		}
@@ -653,9 +647,9 @@ func TestCancelGo(t *testing.T) {
 	recv(t, started2, "the running job")
 	cancel2()
 	r = recv(t, got, "the cancelled running job's callback")
-	if !errors.Is(r.err, context.Canceled) || r.v != "saw cancel" || r.tid != l.ThreadID() {
-		t.Errorf("running job cancelled: (%v, %v) on thread %d, want (saw cancel, context.Canceled) on %d",
-			r.v, r.err, r.tid, l.ThreadID())
+	if !errors.Is(r.err, context.Canceled) || r.v != "saw cancel" || !r.onLoop {
+		t.Errorf("running job cancelled: (%v, %v), on the loop: %v; want (saw cancel, context.Canceled) on the loop",
+			r.v, r.err, r.onLoop)
 	}
 }
 
@@ -704,15 +698,15 @@ func TestPanic(t *testing.T) {
 	got := make(chan result, 1)
 	onLoop(t, l, func() {
 		if err := p.Go(bg, l, offload.Blocking, offload.FailFast, panickingJob, func(v any, err error) {
-			got <- result{v: v, err: err, tid: unix.Gettid()}
+			got <- result{v: v, err: err, onLoop: l.OnLoop()}
 		}); err != nil {
 			t.Errorf("Go: %v", err)
 		}
 	})
 	r := recv(t, got, "the panicking Go job's callback")
 	checkPanic(r.err)
-	if r.tid != l.ThreadID() {
-		t.Errorf("callback on thread %d, want the loop's %d", r.tid, l.ThreadID())
+	if !r.onLoop {
+		t.Errorf("callback ran off the loop")
 	}
 	if v, err := p.Do(bg, offload.Blocking, offload.Wait, func(context.Context) (any, error) { return "ok", nil }); err != nil || v != "ok" {
 		t.Fatalf("blocking job after a panic: (%v, %v)", v, err)
@@ -761,7 +755,7 @@ func TestCloseDrainsQueued(t *testing.T) {
 	onLoop(t, l, func() {
 		for range 2 {
 			if err := p.Go(bg, l, offload.CPU, offload.FailFast, counted, func(v any, err error) {
-				goDone <- result{v: v, err: err, tid: unix.Gettid()}
+				goDone <- result{v: v, err: err, onLoop: l.OnLoop()}
 			}); err != nil {
 				t.Errorf("Go: %v", err)
 			}
@@ -807,8 +801,8 @@ func TestCloseDrainsQueued(t *testing.T) {
 	}
 	for range 2 {
 		r := recv(t, goDone, "a queued Go's callback")
-		if r.err != nil || r.v != "ran" || r.tid != l.ThreadID() {
-			t.Errorf("queued Go: (%v, %v) on thread %d", r.v, r.err, r.tid)
+		if r.err != nil || r.v != "ran" || !r.onLoop {
+			t.Errorf("queued Go: (%v, %v), on the loop: %v", r.v, r.err, r.onLoop)
 		}
 	}
 	checkClosed(t, p, l)
@@ -852,19 +846,22 @@ func checkClosed(t *testing.T, p *offload.Pool, l *sched.Loop) {
 }
 
 // Close whose context ends first cancels the running job (which honours
-// its ctx), skips the queued ones with ErrClosed, and returns ctx's error.
+// its ctx) and answers its submitter with ErrClosed, skips the queued ones
+// with ErrClosed, and returns ctx's error.
 func TestCloseTimeoutCancels(t *testing.T) {
 	leakCheck(t)
 	l := newLoop(t)
 	p := newPool(t, offload.Config{CPUWorkers: 1, QueueLen: 8})
 
 	started := make(chan struct{})
+	sawCancel := make(chan error, 1)
 	runningDone := make(chan result, 1)
 	go func() {
 		v, err := p.Do(bg, offload.CPU, offload.Wait, func(ctx context.Context) (any, error) {
 			close(started)
 			select {
 			case <-ctx.Done():
+				sawCancel <- ctx.Err()
 				return "cancelled", ctx.Err()
 			case <-time.After(timeout):
 				return "not cancelled", nil
@@ -890,7 +887,7 @@ func TestCloseTimeoutCancels(t *testing.T) {
 	onLoop(t, l, func() {
 		for range 2 {
 			if err := p.Go(bg, l, offload.CPU, offload.FailFast, counted, func(v any, err error) {
-				goDone <- result{v: v, err: err, tid: unix.Gettid()}
+				goDone <- result{v: v, err: err, onLoop: l.OnLoop()}
 			}); err != nil {
 				t.Errorf("Go: %v", err)
 			}
@@ -907,10 +904,14 @@ func TestCloseTimeoutCancels(t *testing.T) {
 	if err := recv(t, closeDone, "Close with a short ctx"); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Close: %v, want context.DeadlineExceeded", err)
 	}
-	// Close returned after the workers exited: every result is in.
+	// Close gave up on the running job: its submitter got ErrClosed, the
+	// job saw its context cancelled, and its own result is dropped.
 	r := recv(t, runningDone, "the running job")
-	if !errors.Is(r.err, context.Canceled) || r.v != "cancelled" {
-		t.Errorf("running job: (%v, %v), want its own (cancelled, context.Canceled)", r.v, r.err)
+	if !errors.Is(r.err, offload.ErrClosed) || r.v != nil {
+		t.Errorf("running job: (%v, %v), want (nil, ErrClosed)", r.v, r.err)
+	}
+	if err := recv(t, sawCancel, "the running job's cancellation"); !errors.Is(err, context.Canceled) {
+		t.Errorf("running job's ctx: %v, want context.Canceled", err)
 	}
 	for range 3 {
 		if err := recv(t, doDone, "a skipped Do"); !errors.Is(err, offload.ErrClosed) {
@@ -919,16 +920,18 @@ func TestCloseTimeoutCancels(t *testing.T) {
 	}
 	for range 2 {
 		r := recv(t, goDone, "a skipped Go's callback")
-		if !errors.Is(r.err, offload.ErrClosed) || r.tid != l.ThreadID() {
-			t.Errorf("skipped queued Go: (%v, %v) on thread %d, want ErrClosed on %d", r.v, r.err, r.tid, l.ThreadID())
+		if !errors.Is(r.err, offload.ErrClosed) || !r.onLoop {
+			t.Errorf("skipped queued Go: (%v, %v), on the loop: %v; want ErrClosed on the loop", r.v, r.err, r.onLoop)
 		}
 	}
 	if n := ran.Load(); n != 0 {
 		t.Errorf("%d skipped jobs ran", n)
 	}
+	// The job returns after Close: its result is counted as dropped.
+	waitFor(t, "the cancelled job to return", func() bool { return p.Metrics()[offload.CPU].Completed == 1 })
 	m := p.Metrics()[offload.CPU]
-	if m.Cancelled != 5 || m.Completed != 1 || m.Running != 0 || m.QueueDepth != 0 {
-		t.Errorf("Cancelled %d Completed %d Running %d QueueDepth %d, want 5 1 0 0", m.Cancelled, m.Completed, m.Running, m.QueueDepth)
+	if m.Cancelled != 5 || m.Undelivered != 1 || m.Running != 0 || m.QueueDepth != 0 {
+		t.Errorf("Cancelled %d Undelivered %d Running %d QueueDepth %d, want 5 1 0 0", m.Cancelled, m.Undelivered, m.Running, m.QueueDepth)
 	}
 	checkClosed(t, p, l)
 }

@@ -81,13 +81,13 @@ type classStats struct {
 type ClassMetrics struct {
 	QueueDepth  int       // jobs waiting now
 	QueueCap    int       // the queue's bound
-	Running     int64     // jobs running now
+	Running     int64     // jobs running now, including those a Close gave up on
 	Submitted   uint64    // jobs accepted
 	Completed   uint64    // jobs that ran (including those that failed or panicked)
 	Rejected    uint64    // FailFast submissions refused with ErrOverloaded
 	Cancelled   uint64    // jobs skipped because their context ended or the pool closed
 	Panics      uint64    // jobs that panicked
-	Undelivered uint64    // results whose loop had closed
+	Undelivered uint64    // results dropped: their loop refused the post (closed), or a Close gave up on the job while it ran
 	Wait        Histogram // time from submission to start, for jobs that started
 	Run         Histogram // time running
 }

@@ -16,37 +16,43 @@ import (
 // completion. Cancelling ctx sends ASYNC_CANCEL for the operation and
 // waits until the kernel has let go of the caller's buffer before
 // returning ctx's error; an operation that completed before the cancel
-// took effect returns its real result. Errors wrap syscall.Errno, so
-// errors.Is(err, syscall.ECONNRESET) and the like work.
+// took effect returns its real result. A loop that holds Config.MaxOps
+// operations makes callers wait for room, bounded by ctx. Errors wrap
+// syscall.Errno, so errors.Is(err, syscall.ECONNRESET) and the like work.
 
 type waiter struct {
-	op     Op
-	cancel Op
-	done   chan struct{}
-	res    Result
-	first  Result // send_zc: the send result, kept until the notification
-	how    unix.OpenHow
-	st     unix.Statx_t
-	sa     unix.RawSockaddrAny
-	path   []byte
+	op    Op
+	done  chan struct{}
+	res   Result
+	first Result // send_zc: the send result, kept until the notification
+	how   unix.OpenHow
+	st    unix.Statx_t
+	sa    unix.RawSockaddrAny
+	saLen uint32
+	path  []byte
 }
 
-var waiters = sync.Pool{New: func() any { return &waiter{done: make(chan struct{}, 1)} }}
-
-func getWaiter() *waiter {
-	w := waiters.Get().(*waiter)
-	w.op.Ctx = w
+func newWaiter() *waiter {
+	w := &waiter{done: make(chan struct{}, 1)}
+	w.op.Data = w
+	w.op.dlIndex = -1
 	return w
 }
 
+var waiters = sync.Pool{New: func() any { return newWaiter() }}
+
+func getWaiter() *waiter { return waiters.Get().(*waiter) }
+
+// putWaiter recycles w. Any cancel request still on its way names an
+// older submission of w.op and is void (see Loop.cancelSeq).
 func putWaiter(w *waiter) {
-	w.res, w.first, w.path = Result{}, Result{}, nil
+	w.res, w.first, w.path = Result{}, Result{}, w.path[:0]
 	w.op.buf, w.op.ptr, w.op.ptr2 = nil, nil, nil
 	waiters.Put(w)
 }
 
 func wakeWaiter(op *Op, r Result) {
-	w := op.Ctx.(*waiter)
+	w := op.Data.(*waiter)
 	if r.More() {
 		if !r.Notif() {
 			w.first = r
@@ -63,40 +69,66 @@ func wakeWaiter(op *Op, r Result) {
 // do runs w.op (prepared with a nil callback), returns its result, and
 // recycles w.
 func (l *Loop) do(ctx context.Context, w *waiter, name string) (Result, error) {
-	res, err, reusable := l.exec(ctx, w, name)
-	if reusable {
-		putWaiter(w)
-	}
+	res, err := l.exec(ctx, w, name)
+	putWaiter(w)
 	return res, err
 }
 
-// exec runs w.op and reports whether w may be reused: not when a cancel
-// request that points at it may still sit in the loop's inbox.
-func (l *Loop) exec(ctx context.Context, w *waiter, name string) (res Result, err error, reusable bool) {
-	if l.onLoop() {
-		return Result{}, ErrOnLoop, true
+// exec runs w.op and waits for its final completion. A cancelled ctx
+// cancels the op and still waits until the kernel is done with it.
+func (l *Loop) exec(ctx context.Context, w *waiter, name string) (Result, error) {
+	if l.OnLoop() {
+		return Result{}, ErrOnLoop
 	}
 	w.op.cb = wakeWaiter
 	w.op.parks = true
-	if err := l.Post(&w.op); err != nil {
-		return Result{}, err, true
+	if err := l.postWaiting(ctx, &w.op); err != nil {
+		return Result{}, err
 	}
 	select {
 	case <-w.done:
 	case <-ctx.Done():
-		w.cancel = Op{kind: kindCancelReq, ptr: unsafe.Pointer(&w.op)}
-		_ = l.Post(&w.cancel) // fails only when closing, and closing cancels everything
+		// Only this goroutine posts w.op, so its seq is the submission
+		// just made. If the loop is closing, the push fails, and closing
+		// cancels everything anyway.
+		req := getCancelReq(&w.op, w.op.seq.Load())
+		if !l.push(req) {
+			putCancelReq(req)
+		}
 		<-w.done
 		if w.res.Res == -int32(unix.ECANCELED) {
-			return w.res, ctx.Err(), false
+			return w.res, ctx.Err()
 		}
-		return w.res, resultErr(w.res, name), false
 	}
-	res = w.res
+	res := w.res
 	if res.Res == -int32(unix.ECANCELED) && l.state.Load() != loopRunning {
-		return res, ErrClosed, true
+		return res, ErrClosed
 	}
-	return res, resultErr(res, name), true
+	return res, resultErr(res, name)
+}
+
+// postWaiting posts op, waiting under ctx while the loop is full.
+func (l *Loop) postWaiting(ctx context.Context, op *Op) error {
+	for {
+		room := l.room.Load()
+		err := l.Post(op)
+		if err != ErrOverloaded {
+			return err
+		}
+		// Ask the loop to announce room, then look once more: either the
+		// loop frees a slot after seeing full, or the retry sees it.
+		l.full.Store(true)
+		if err = l.Post(op); err != ErrOverloaded {
+			return err
+		}
+		select {
+		case <-*room:
+		case <-l.exited:
+			return ErrClosed
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 func resultErr(r Result, name string) error {
@@ -143,10 +175,11 @@ func (l *Loop) WriteAt(ctx context.Context, fd int, buf []byte, off int64) (int,
 	return l.count(ctx, w, "write")
 }
 
-// Open opens path relative to dirfd (unix.AT_FDCWD: the working
+// OpenAt opens path relative to dirfd (unix.AT_FDCWD: the working
 // directory) with openat2; how.Resolve may hold unix.RESOLVE_BENEATH and
-// friends. O_CLOEXEC is always added. It returns the new fd.
-func (l *Loop) Open(ctx context.Context, dirfd int, path string, how unix.OpenHow) (int, error) {
+// friends. O_CLOEXEC is always added. It returns the new fd; OpenFile
+// returns a File instead.
+func (l *Loop) OpenAt(ctx context.Context, dirfd int, path string, how unix.OpenHow) (int, error) {
 	w := getWaiter()
 	w.path = append(append(w.path[:0], path...), 0)
 	how.Flags |= unix.O_CLOEXEC
@@ -161,11 +194,9 @@ func (l *Loop) Stat(ctx context.Context, dirfd int, path string, flags int, mask
 	w := getWaiter()
 	w.path = append(append(w.path[:0], path...), 0)
 	w.op.PrepStat(dirfd, &w.path[0], flags, mask, &w.st, nil)
-	_, err, reusable := l.exec(ctx, w, "statx")
+	_, err := l.exec(ctx, w, "statx")
 	st := w.st
-	if reusable {
-		putWaiter(w)
-	}
+	putWaiter(w)
 	if err != nil {
 		return unix.Statx_t{}, err
 	}
@@ -209,11 +240,19 @@ func (l *Loop) Splice(ctx context.Context, fdIn int, offIn int64, fdOut int, off
 }
 
 // Accept waits for a connection on the listening socket fd and returns the
-// new socket (close-on-exec).
-func (l *Loop) Accept(ctx context.Context, fd int) (int, error) {
+// new socket (close-on-exec) and the peer's address as the accept saw it
+// (nil for an unnamed Unix socket).
+func (l *Loop) Accept(ctx context.Context, fd int) (int, unix.Sockaddr, error) {
 	w := getWaiter()
-	w.op.PrepAccept(fd, nil)
-	return l.count(ctx, w, "accept")
+	w.saLen = uint32(unsafe.Sizeof(w.sa))
+	w.op.prepAcceptAddr(fd, &w.sa, &w.saLen)
+	res, err := l.exec(ctx, w, "accept")
+	var sa unix.Sockaddr
+	if err == nil {
+		sa = rawToSockaddr(&w.sa, w.saLen)
+	}
+	putWaiter(w)
+	return res.N(), sa, err
 }
 
 // Connect connects socket fd to sa.

@@ -36,7 +36,7 @@ func TestDiskConcurrentHashes(t *testing.T) {
 	dir := t.TempDir()
 	dirfd := openDir(t, dir)
 
-	fd, err := l.Open(ctx, dirfd, "data", unix.OpenHow{Flags: unix.O_RDWR | unix.O_CREAT | unix.O_EXCL, Mode: 0o600, Resolve: unix.RESOLVE_BENEATH})
+	fd, err := l.OpenAt(ctx, dirfd, "data", unix.OpenHow{Flags: unix.O_RDWR | unix.O_CREAT | unix.O_EXCL, Mode: 0o600, Resolve: unix.RESOLVE_BENEATH})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -154,7 +154,7 @@ func TestFileOps(t *testing.T) {
 	ctx := timeoutCtx(t)
 	dirfd := openDir(t, t.TempDir())
 
-	fd, err := l.Open(ctx, dirfd, "f", unix.OpenHow{Flags: unix.O_RDWR | unix.O_CREAT, Mode: 0o600, Resolve: unix.RESOLVE_BENEATH})
+	fd, err := l.OpenAt(ctx, dirfd, "f", unix.OpenHow{Flags: unix.O_RDWR | unix.O_CREAT, Mode: 0o600, Resolve: unix.RESOLVE_BENEATH})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -239,7 +239,7 @@ func TestFileOps(t *testing.T) {
 	if _, err := l.Stat(ctx, dirfd, "missing", 0, unix.STATX_SIZE); !errors.Is(err, syscall.ENOENT) {
 		t.Fatalf("Stat(missing): %v, want ENOENT", err)
 	}
-	if _, err := l.Open(ctx, dirfd, "missing", unix.OpenHow{Flags: unix.O_RDONLY}); !errors.Is(err, syscall.ENOENT) {
+	if _, err := l.OpenAt(ctx, dirfd, "missing", unix.OpenHow{Flags: unix.O_RDONLY}); !errors.Is(err, syscall.ENOENT) {
 		t.Fatalf("Open(missing): %v, want ENOENT", err)
 	}
 
@@ -302,7 +302,7 @@ func TestOpenResolveBeneath(t *testing.T) {
 		"../x", "..", "/etc/passwd", "sub/../../x", "abs/passwd", "up/x",
 		"outside", "rel/secret", "sub/../up",
 	} {
-		fd, err := l.Open(ctx, dirfd, p, how)
+		fd, err := l.OpenAt(ctx, dirfd, p, how)
 		if err == nil {
 			unix.Close(fd)
 			t.Errorf("Open(%q) beneath the root succeeded, want EXDEV", p)
@@ -314,7 +314,7 @@ func TestOpenResolveBeneath(t *testing.T) {
 	}
 	// Paths that stay inside work, symlinks included.
 	for _, p := range []string{"sub/ok", "inside", "sub/../sub/ok", "./sub/ok"} {
-		fd, err := l.Open(ctx, dirfd, p, how)
+		fd, err := l.OpenAt(ctx, dirfd, p, how)
 		if err != nil {
 			t.Errorf("Open(%q): %v", p, err)
 			continue
@@ -327,7 +327,7 @@ func TestOpenResolveBeneath(t *testing.T) {
 		}
 	}
 	// O_CLOEXEC is always added.
-	fd, err := l.Open(ctx, dirfd, "sub/ok", how)
+	fd, err := l.OpenAt(ctx, dirfd, "sub/ok", how)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,7 +340,7 @@ func TestOpenResolveBeneath(t *testing.T) {
 	// context.Canceled, never anything else.
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if fd, err := l.Open(cctx, dirfd, "sub/ok", how); err == nil {
+	if fd, err := l.OpenAt(cctx, dirfd, "sub/ok", how); err == nil {
 		unix.Close(fd)
 	} else if !errors.Is(err, context.Canceled) {
 		t.Errorf("Open with cancelled ctx: %v", err)

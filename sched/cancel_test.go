@@ -174,7 +174,7 @@ func TestCancelOtherOps(t *testing.T) {
 		errc := make(chan error, 3)
 		go func() { errc <- l.Sleep(ctx, time.Hour) }()
 		go func() {
-			fd, err := l.Accept(ctx, lfd)
+			fd, _, err := l.Accept(ctx, lfd)
 			if err == nil {
 				unix.Close(fd)
 				err = errors.New("accepted a connection nobody made")

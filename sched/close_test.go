@@ -100,7 +100,7 @@ func startWork(t *testing.T, l *Loop, fds *fdCloser, recvs int) *loopWork {
 	}
 	fds.add(lfd)
 	go func() {
-		fd, err := l.Accept(ctx, lfd)
+		fd, _, err := l.Accept(ctx, lfd)
 		if err == nil {
 			fds.close(fd)
 			err = errors.New("accepted a connection nobody made")
@@ -185,7 +185,7 @@ func checkRefuses(t *testing.T, l *Loop) {
 	if _, err := l.Recv(ctx, 0, make([]byte, 1), 0); !errors.Is(err, ErrClosed) {
 		t.Errorf("Recv after Close: %v, want ErrClosed", err)
 	}
-	if _, err := l.Open(ctx, unix.AT_FDCWD, "/", unix.OpenHow{}); !errors.Is(err, ErrClosed) {
+	if _, err := l.OpenAt(ctx, unix.AT_FDCWD, "/", unix.OpenHow{}); !errors.Is(err, ErrClosed) {
 		t.Errorf("Open after Close: %v, want ErrClosed", err)
 	}
 	if err := l.Sleep(ctx, time.Millisecond); !errors.Is(err, ErrClosed) {

@@ -28,7 +28,7 @@ func TestFaultEBADF(t *testing.T) {
 	if _, err := l.Send(ctx, fd, buf, 0); !errors.Is(err, syscall.EBADF) {
 		t.Errorf("Send on closed fd: %v, want EBADF", err)
 	}
-	if _, err := l.Accept(ctx, fd); !errors.Is(err, syscall.EBADF) {
+	if _, _, err := l.Accept(ctx, fd); !errors.Is(err, syscall.EBADF) {
 		t.Errorf("Accept on closed fd: %v, want EBADF", err)
 	}
 	if err := l.Shutdown(ctx, fd, unix.SHUT_WR); !errors.Is(err, syscall.EBADF) {
@@ -237,7 +237,7 @@ func TestFaultEMFILE(t *testing.T) {
 	how := unix.OpenHow{Flags: unix.O_RDONLY, Resolve: unix.RESOLVE_BENEATH}
 	var openErr error
 	for range 100 {
-		fd, err := l.Open(ctx, dirfd, "f", how)
+		fd, err := l.OpenAt(ctx, dirfd, "f", how)
 		if err != nil {
 			openErr = err
 			break
@@ -248,7 +248,7 @@ func TestFaultEMFILE(t *testing.T) {
 		restore()
 		t.Fatalf("Open under a low RLIMIT_NOFILE: %v, want EMFILE", openErr)
 	}
-	if _, err := l.Accept(ctx, lfd); !errors.Is(err, syscall.EMFILE) {
+	if _, _, err := l.Accept(ctx, lfd); !errors.Is(err, syscall.EMFILE) {
 		restore()
 		t.Fatalf("Accept under a low RLIMIT_NOFILE: %v, want EMFILE", err)
 	}
@@ -279,7 +279,7 @@ func TestFaultEMFILE(t *testing.T) {
 	restore()
 
 	// Back to normal: the same operations succeed.
-	fd, err := l.Open(ctx, dirfd, "f", how)
+	fd, err := l.OpenAt(ctx, dirfd, "f", how)
 	if err != nil {
 		t.Fatalf("Open after restoring the limit: %v", err)
 	}
@@ -288,7 +288,7 @@ func TestFaultEMFILE(t *testing.T) {
 	if n, err := l.ReadAt(ctx, fd, buf, 0); err != nil || string(buf[:n]) != "content" {
 		t.Errorf("ReadAt after restoring the limit: %q %v", buf[:n], err)
 	}
-	afd, err := l.Accept(ctx, lfd)
+	afd, _, err := l.Accept(ctx, lfd)
 	if err != nil {
 		if r.More() {
 			// The multishot accept may have taken the waiting connections.
@@ -297,7 +297,7 @@ func TestFaultEMFILE(t *testing.T) {
 				t.Fatal(derr)
 			}
 			clients = append(clients, c)
-			afd, err = l.Accept(ctx, lfd)
+			afd, _, err = l.Accept(ctx, lfd)
 		}
 	}
 	if err != nil {

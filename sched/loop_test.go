@@ -57,7 +57,7 @@ func TestSQFullBackpressure(t *testing.T) {
 	var blockingNops atomic.Int64
 
 	cb := func(op *Op, r Result) {
-		tg := op.Ctx.(tag)
+		tg := op.Data.(tag)
 		switch op.Kind() {
 		case KindNop:
 			if r.Res != 0 {
@@ -98,10 +98,10 @@ func TestSQFullBackpressure(t *testing.T) {
 				if rng.IntN(3) == 0 {
 					off := int64(rng.IntN(len(content) - 64))
 					op.PrepRead(ffd, make([]byte, 1+rng.IntN(64)), off, cb)
-					op.Ctx = tag{p, i, off}
+					op.Data = tag{p, i, off}
 				} else {
 					op.PrepNop(cb)
-					op.Ctx = tag{p, i, 0}
+					op.Data = tag{p, i, 0}
 				}
 				if err := l.Post(op); err != nil {
 					postErrs <- err
@@ -416,18 +416,20 @@ func TestMetricsConsistent(t *testing.T) {
 	waitChan(t, timersDone, "timers")
 	ops := uint64(nops + 1) // + the onLoop Nop
 
-	// Every CQE is either one of our ops or an eventfd wake-up (no linked
-	// timeouts or cancels were used): CQEs == ops + InboxWakes once the
-	// loop has dispatched the batch it reaped.
+	// Every CQE is either one of our ops or a completion of the armed
+	// eventfd read (no timeouts or cancels were used): CQEs == ops +
+	// wakeReads once the loop has dispatched the batch it reaped.
 	var m Metrics
+	var wakeReads uint64
 	deadline := time.Now().Add(testTimeout)
 	for {
 		m = l.Metrics()
-		if m.CQEs == ops+m.InboxWakes {
+		wakeReads = l.metrics.wakeReads.Load()
+		if m.CQEs == ops+wakeReads {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("CQEs %d != ops %d + inbox wakes %d", m.CQEs, ops, m.InboxWakes)
+			t.Fatalf("CQEs %d != ops %d + eventfd reads %d", m.CQEs, ops, wakeReads)
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -436,8 +438,8 @@ func TestMetricsConsistent(t *testing.T) {
 	}
 	// SQEs: one per op, one per (re-)arm of the eventfd read; the re-arm
 	// after the last wake may not be submitted yet.
-	if lo, hi := ops+m.InboxWakes, ops+m.InboxWakes+1; m.SQEsSubmitted < lo || m.SQEsSubmitted > hi {
-		t.Errorf("SQEsSubmitted %d, want %d..%d (ops %d, wakes %d)", m.SQEsSubmitted, lo, hi, ops, m.InboxWakes)
+	if lo, hi := ops+wakeReads, ops+wakeReads+1; m.SQEsSubmitted < lo || m.SQEsSubmitted > hi {
+		t.Errorf("SQEsSubmitted %d, want %d..%d (ops %d, eventfd reads %d)", m.SQEsSubmitted, lo, hi, ops, wakeReads)
 	}
 	// Batch histogram: bucket i holds reaps of [2^(i-1), 2^i) CQEs. The
 	// reaps fit between the bucket bounds of the CQE count, and there is

@@ -292,4 +292,3 @@ func yieldRandomly(r uint32) {
 }
 
 // gettid returns the calling goroutine's OS thread.
-func gettid() int { return unix.Gettid() }

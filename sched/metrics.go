@@ -11,9 +11,11 @@ const histBuckets = 24
 
 // counters are written by the loop and read by anyone (Metrics).
 type counters struct {
-	submitted, enters, enterErrors, cqes, stale atomic.Uint64
-	sqFull, cqOverflows, inboxWakes, enobufs    atomic.Uint64
-	panics, parks                               atomic.Uint64
+	submitted, enters, iterations, enterErrors  atomic.Uint64
+	cqes, stale, sqFull, cqOverflows            atomic.Uint64
+	inboxWakes, enobufs, panics, goexits, parks atomic.Uint64
+	spins, spinMisses, overloaded, timeouts     atomic.Uint64
+	wakeReads                                   atomic.Uint64 // completions of the armed eventfd read
 	batchHist                                   [histBuckets]atomic.Uint64
 	lagHist, timerLagHist                       [histBuckets]atomic.Uint64
 	lagMax, timerLagMax                         atomic.Int64
@@ -42,16 +44,22 @@ func (c *counters) timerLag(d time.Duration) {
 // Metrics is a snapshot of a loop's counters.
 type Metrics struct {
 	SQEsSubmitted  uint64 // SQEs handed to the kernel
-	Enters         uint64 // io_uring_enter calls
+	Iterations     uint64 // turns of the loop
+	Enters         uint64 // io_uring_enter system calls (submits, waits and task-work runs)
 	EnterErrors    uint64 // enters that failed (EBUSY, EAGAIN, ...)
 	CQEs           uint64 // completions reaped
 	StaleCQEs      uint64 // completions for unknown or reused user_data, ignored
 	SQFullWaits    uint64 // ops that waited in the FIFO for SQ space
 	CQOverflows    uint64 // iterations that found the CQ overflowed
-	InboxWakes     uint64 // eventfd wake-ups from other goroutines
+	InboxWakes     uint64 // sleeps ended by another goroutine's post (an eventfd write)
 	ENOBUFSRearms  uint64 // multishot receives re-armed after the buffer ring ran dry
 	CallbackPanics uint64 // callbacks and timers that panicked (logged; the loop went on)
+	Goexits        uint64 // callbacks and timers that called runtime.Goexit (logged; the loop went on)
 	Parks          uint64 // sleeps in the netpoller (the others block in io_uring_enter)
+	Spins          uint64 // idle spins before sleeping (see Config.Spin)
+	SpinMisses     uint64 // spins that found no work and ended in a sleep
+	Overloaded     uint64 // Posts and Submits refused with ErrOverloaded
+	Timeouts       uint64 // ops whose Op.Timeout passed before they completed
 	// BatchSizes[i] counts reaps of [2^(i-1), 2^i) CQEs (bucket 0: none).
 	BatchSizes [histBuckets]uint64
 	// CallbackLag[i] counts iterations whose callbacks took [2^(i-1),
@@ -70,6 +78,7 @@ func (l *Loop) Metrics() Metrics {
 	c := &l.metrics
 	m := Metrics{
 		SQEsSubmitted:  c.submitted.Load(),
+		Iterations:     c.iterations.Load(),
 		Enters:         c.enters.Load(),
 		EnterErrors:    c.enterErrors.Load(),
 		CQEs:           c.cqes.Load(),
@@ -79,7 +88,12 @@ func (l *Loop) Metrics() Metrics {
 		InboxWakes:     c.inboxWakes.Load(),
 		ENOBUFSRearms:  c.enobufs.Load(),
 		CallbackPanics: c.panics.Load(),
+		Goexits:        c.goexits.Load(),
 		Parks:          c.parks.Load(),
+		Spins:          c.spins.Load(),
+		SpinMisses:     c.spinMisses.Load(),
+		Overloaded:     c.overloaded.Load(),
+		Timeouts:       c.timeouts.Load(),
 		CallbackLagMax: time.Duration(c.lagMax.Load()),
 		TimerLagMax:    time.Duration(c.timerLagMax.Load()),
 	}

@@ -36,11 +36,14 @@ const (
 	KindShutdown
 	KindTimeout
 	KindPollAdd
-	KindCall        // no I/O: the callback just runs on the loop
-	kindCancelReq   // internal: a request, through the inbox, to cancel target
-	kindCancelFdReq // internal: a request to cancel every op on fd
-	kindWake        // internal: the armed eventfd read
+	KindCall      // no I/O: the callback just runs on the loop
+	kindCancelReq // internal: a request, through the inbox, to cancel one submission of an op
+	kindWake      // internal: the armed eventfd read
 )
+
+// internal reports the loop's own kinds, which never reach a user
+// callback and do not count against Config.MaxOps.
+func (k Kind) internal() bool { return k > KindCall }
 
 // Result is one completion of an Op.
 type Result struct {
@@ -67,6 +70,10 @@ func (r Result) N() int {
 	return int(r.Res)
 }
 
+// TimedOut reports that the operation ended because its Op.Timeout
+// passed (or, for a KindTimeout op, that the timer fired).
+func (r Result) TimedOut() bool { return r.Res == -int32(unix.ETIME) }
+
 // More reports that the operation stays armed and will complete again.
 func (r Result) More() bool { return r.Flags&uring.CQEFMore != 0 }
 
@@ -83,7 +90,10 @@ type Callback func(op *Op, r Result)
 // The caller owns it and sets it up with one of the Prep methods; the loop
 // holds it, and through it every buffer it points to, until its final
 // completion (the one without More, and for send_zc the notification).
-// An Op may be reused once its final callback has run.
+// An Op may be prepared and submitted again once its final callback has
+// started; preparing it while it is still queued or in flight panics,
+// because that would drop the only reference to memory the kernel may
+// still write.
 type Op struct {
 	// Small fields first: the struct is laid out without padding holes,
 	// since an idle connection holds at least one Op.
@@ -92,15 +102,20 @@ type Op struct {
 	state     opState // loop-owned
 	cancelled bool    // loop-owned: ASYNC_CANCEL sent
 	parks     bool    // a blocking-API op: its final callback wakes a goroutine
+	timedOut  bool    // loop-owned: cancelled because its Timeout passed
 	group     uint16
 	fd        int32
 	fd2       int32
 	n         uint32
 	opFlags   uint32
-	inUse     atomic.Bool // set by Post/Submit, cleared before the final callback
-	off       uint64
-	off2      uint64
-	buf       []byte
+	inUse     atomic.Bool   // set by Post/Submit, cleared before the final callback
+	seq       atomic.Uint32 // odd while submitted, even when idle; cancel requests name one submission
+	dlIndex   int32         // loop-owned: index in the deadline heap, -1 if none
+	// off and off2 hold offsets; for KindTimeout they are the timespec
+	// the kernel reads.
+	off  uint64
+	off2 uint64
+	buf  []byte
 	// ptr and ptr2 hold what the kernel reads or writes besides buf: path,
 	// sockaddr, statx buffer, open_how, the iovec array; for an internal
 	// cancel request, ptr is the Op to cancel.
@@ -108,15 +123,18 @@ type Op struct {
 	ptr2 unsafe.Pointer
 
 	cb Callback
-	// Ctx is free for the caller: the loop never touches it, and Prep
-	// methods keep it.
-	Ctx any
+	// Data is free for the caller (typically the connection or request the
+	// op belongs to): the loop never touches it, and Prep methods keep it.
+	Data any
 
-	// Timeout, if set after Prep, cancels the operation when it has not
-	// completed in that time (a linked timeout); it then fails with
-	// ECANCELED. Prep methods clear it.
-	Timeout time.Duration
-	ts      unix.Timespec // storage for Timeout / KindTimeout
+	// Timeout, if set after Prep, limits how long the operation may take
+	// from the moment the loop takes it: when it passes, an op still
+	// waiting for SQ space fails at once and one in the kernel is
+	// cancelled; either way the final Result is -ETIME (Result.TimedOut),
+	// unless the op completed first. An explicit Loop.Cancel gives
+	// -ECANCELED instead. Prep methods clear it.
+	Timeout  time.Duration
+	deadline int64 // loop-owned: Loop.now() when Timeout passes
 
 	userData uint64 // loop-owned: the user_data while in flight
 	next     *Op    // intrusive link for the inbox and the FIFOs
@@ -131,9 +149,15 @@ const (
 )
 
 func (o *Op) reset(kind Kind, fd int, cb Callback) {
-	inUse := o.inUse.Load()
-	*o = Op{kind: kind, fd: int32(fd), cb: cb, Ctx: o.Ctx}
-	o.inUse.Store(inUse)
+	if o.inUse.Load() {
+		panic("sched: Prep on an Op that is still queued or in flight (its memory is lent to the kernel until its final completion)")
+	}
+	// Field by field: inUse and seq are read atomically by the loop (a
+	// late cancel request) and must not be rewritten by a struct copy.
+	o.kind, o.sqeFlags, o.state, o.cancelled, o.parks, o.timedOut = kind, 0, opIdle, false, false, false
+	o.group, o.fd, o.fd2, o.n, o.opFlags = 0, int32(fd), 0, 0, 0
+	o.dlIndex, o.off, o.off2, o.buf, o.ptr, o.ptr2 = -1, 0, 0, nil, nil, nil
+	o.cb, o.Timeout, o.deadline, o.userData, o.next = cb, 0, 0, 0, nil
 }
 
 // Kind returns the operation kind.
@@ -227,6 +251,20 @@ func (o *Op) PrepAccept(fd int, cb Callback) {
 	o.opFlags = unix.SOCK_CLOEXEC
 }
 
+// PrepAcceptAddr is PrepAccept that also stores the peer's address in sa
+// (*saLen must hold its size on entry and holds the address length after;
+// see RawToSockaddr). sa and saLen must stay untouched until the
+// completion.
+func (o *Op) PrepAcceptAddr(fd int, sa *unix.RawSockaddrAny, saLen *uint32, cb Callback) {
+	o.reset(KindAccept, fd, cb)
+	o.opFlags = unix.SOCK_CLOEXEC
+	o.ptr, o.ptr2 = unsafe.Pointer(sa), unsafe.Pointer(saLen)
+}
+
+func (o *Op) prepAcceptAddr(fd int, sa *unix.RawSockaddrAny, saLen *uint32) {
+	o.PrepAcceptAddr(fd, sa, saLen, nil)
+}
+
 // PrepAcceptMultishot accepts connections on fd until cancelled or an
 // error ends it (EMFILE, for instance: the final completion carries the
 // error and the op must be submitted again); each completion carries one
@@ -282,7 +320,14 @@ func (o *Op) PrepShutdown(fd int, how int, cb Callback) {
 // cancelled first).
 func (o *Op) PrepTimeout(d time.Duration, cb Callback) {
 	o.reset(KindTimeout, -1, cb)
-	o.ts = unix.NsecToTimespec(int64(d))
+	ts := unix.NsecToTimespec(int64(d))
+	o.off, o.off2 = uint64(ts.Sec), uint64(ts.Nsec)
+}
+
+// timespec views off and off2 as the timespec of a KindTimeout op; it
+// lives in the Op, which the loop keeps reachable until the CQE.
+func (o *Op) timespec() *unix.Timespec {
+	return (*unix.Timespec)(unsafe.Pointer(&o.off))
 }
 
 // PrepPollAdd completes when fd has one of events (unix.POLLIN, ...).
@@ -323,7 +368,7 @@ func (o *Op) prep(sqe *uring.SQE) {
 	case KindSplice:
 		sqe.PrepSplice(int(o.fd2), o.off2, fd, o.off, o.n, 0)
 	case KindAccept:
-		sqe.PrepAccept(fd, nil, nil, int(o.opFlags))
+		sqe.PrepAccept(fd, (*unix.RawSockaddrAny)(o.ptr), (*uint32)(o.ptr2), int(o.opFlags))
 	case KindAcceptMultishot:
 		sqe.PrepMultishotAccept(fd, int(o.opFlags))
 	case KindConnect:
@@ -339,7 +384,7 @@ func (o *Op) prep(sqe *uring.SQE) {
 	case KindShutdown:
 		sqe.PrepShutdown(fd, int(o.n))
 	case KindTimeout:
-		sqe.PrepTimeout(&o.ts, 0, 0)
+		sqe.PrepTimeout(o.timespec(), 0, 0)
 	case KindPollAdd:
 		sqe.PrepPollAdd(fd, o.opFlags)
 	case kindWake:

@@ -15,17 +15,25 @@ type Timer struct {
 }
 
 // After runs fn on the loop once d has passed. It must be called on the
-// loop's goroutine. The loop's wait in io_uring_enter is bounded by the
+// loop (from a callback or timer) and panics with ErrNotOnLoop otherwise:
+// the timer heap belongs to the loop. The loop's sleep is bounded by the
 // earliest timer, so timers cost no SQE.
 func (l *Loop) After(d time.Duration, fn func()) *Timer {
+	if err := l.checkOnLoop(); err != nil {
+		panic(err)
+	}
 	t := &Timer{when: time.Now().Add(d), fn: fn, loop: l}
 	heap.Push(&l.timers, t)
 	return t
 }
 
 // Stop unschedules the timer; it reports whether the timer was pending.
-// It must be called on the timer's loop.
+// It must be called on the timer's loop and panics with ErrNotOnLoop
+// otherwise.
 func (t *Timer) Stop() bool {
+	if err := t.loop.checkOnLoop(); err != nil {
+		panic(err)
+	}
 	if t.index < 0 {
 		return false
 	}
@@ -34,13 +42,12 @@ func (t *Timer) Stop() bool {
 }
 
 // runTimers fires every due timer and records how late each fired.
+// It runs inside runUserCode.
 func (l *Loop) runTimers() {
 	if len(l.timers) == 0 {
 		return
 	}
 	now := time.Now()
-	l.inUserCode.Store(true)
-	defer l.inUserCode.Store(false)
 	for len(l.timers) > 0 && !l.timers[0].when.After(now) {
 		t := heap.Pop(&l.timers).(*Timer)
 		l.metrics.timerLag(now.Sub(t.when))
@@ -82,6 +89,11 @@ func (h *timerHeap) Pop() any {
 	*h = old[:len(old)-1]
 	t.index = -1
 	return t
+}
+
+// due reports whether the earliest timer is due.
+func (h timerHeap) due() bool {
+	return len(h) > 0 && !h[0].when.After(time.Now())
 }
 
 // untilNext returns the time until the earliest timer, if any.

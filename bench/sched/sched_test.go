@@ -227,7 +227,7 @@ func runCallbackReads(l *sched.Loop, fd int, offs []int64, depth, total int, che
 			return false
 		}
 		op.PrepRead(fd, op.Buf(), offs[int(i)&(len(offs)-1)], cb)
-		op.Ctx = offs[int(i)&(len(offs)-1)]
+		op.Data = offs[int(i)&(len(offs)-1)]
 		return true
 	}
 	cb = func(op *sched.Op, r sched.Result) {
@@ -240,7 +240,7 @@ func runCallbackReads(l *sched.Loop, fd int, offs []int64, depth, total int, che
 			return
 		}
 		if check != nil {
-			if err := check(op.Buf(), op.Ctx.(int64)); err != nil {
+			if err := check(op.Buf(), op.Data.(int64)); err != nil {
 				fail(err)
 				return
 			}

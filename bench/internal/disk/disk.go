@@ -83,7 +83,7 @@ func Run(path, mode string, qd int, duration time.Duration) (Result, error) {
 		return res, err
 	}
 	defer unix.Munmap(mem)
-	l, err := sched.NewLoop(sched.Config{Entries: uint32(max(2*qd, 64))})
+	l, err := sched.NewLoop(sched.Config{Entries: uint32(max(2*qd, 64)), LockOSThread: true})
 	if err != nil {
 		return res, err
 	}

@@ -105,7 +105,7 @@ func Run(cfg Config) (Result, error) {
 		cfg.JobSize = 1 << 20
 	}
 	res := Result{Mode: cfg.Mode}
-	l, err := sched.NewLoop(sched.Config{})
+	l, err := sched.NewLoop(sched.Config{LockOSThread: true})
 	if err != nil {
 		return res, err
 	}

@@ -50,7 +50,7 @@ type uringdEchoConn struct {
 
 // StartUringdEcho starts the echo server on a loop of its own.
 func StartUringdEcho(addr string) (*UringdEcho, error) {
-	l, err := sched.NewLoop(sched.Config{})
+	l, err := sched.NewLoop(sched.Config{LockOSThread: true})
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,183 @@
+package sched
+
+import (
+	"runtime/debug"
+	"time"
+
+	"github.com/uringd/uringd/uring"
+	"golang.org/x/sys/unix"
+)
+
+// reap moves every ready CQE into l.done and frees the CQ slots at once,
+// so callbacks never run while the kernel waits for CQ space.
+func (l *Loop) reap() {
+	a, b := l.ring.Completions()
+	n := len(a) + len(b)
+	if n == 0 {
+		return
+	}
+	l.collect(a)
+	l.collect(b)
+	l.ring.CQAdvance(uint32(n))
+	l.metrics.cqes.Add(uint64(n))
+	l.metrics.batch(n)
+}
+
+func (l *Loop) collect(cqes []uring.CQE) {
+	for i := range cqes {
+		c := &cqes[i]
+		if c.UserData == udIgnore {
+			continue
+		}
+		op := l.table.lookup(c.UserData)
+		if op == nil {
+			l.metrics.stale.Add(1)
+			if bid, ok := c.BufferID(); ok {
+				l.bufs.Recycle(bid) // nobody will read it
+			}
+			continue
+		}
+		cp := completion{op: op, res: Result{Res: c.Res, Flags: c.Flags}}
+		if bid, ok := c.BufferID(); ok {
+			cp.bid, cp.hasBuf = bid, true
+			cp.res.Buf = l.bufs.Buf(bid, int(max(c.Res, 0)))
+		}
+		if !c.More() {
+			cp.final = true
+			l.table.remove(c.UserData)
+			op.state = opIdle
+		}
+		l.done = append(l.done, cp)
+	}
+}
+
+// runCallbacks runs the callbacks of reaped completions in order. A
+// callback that submits work queues it; nothing here recurses. A panicking
+// callback is logged and counted, and the rest of the batch still runs; so
+// does it after a callback that called runtime.Goexit (see runGuarded),
+// because doneNext always points past the callback being run.
+func (l *Loop) runCallbacks() {
+	if l.doneNext == len(l.done) {
+		return
+	}
+	start := time.Now()
+	for l.doneNext < len(l.done) {
+		l.runFrom()
+	}
+	l.metrics.lag(time.Since(start))
+	clear(l.done)
+	l.done = l.done[:0]
+	l.doneNext = 0
+	if l.full.Load() && l.ops.Load() < int64(l.cfg.MaxOps) {
+		l.wakeRoomWaiters()
+	}
+}
+
+// runFrom runs callbacks from l.doneNext until the end of the batch or
+// one that panics.
+func (l *Loop) runFrom() {
+	var c completion
+	returned := false
+	defer func() {
+		if returned {
+			return
+		}
+		// A panic, or runtime.Goexit (recover returns nil): either way
+		// the callback's buffer goes back to the kernel.
+		p := recover()
+		if c.hasBuf {
+			l.bufs.Recycle(c.bid)
+		}
+		if p != nil {
+			l.metrics.panics.Add(1)
+			l.cfg.Logger.Error("sched: callback panicked", "kind", c.op.kind, "panic", p, "stack", string(debug.Stack()))
+		}
+	}()
+	for l.doneNext < len(l.done) {
+		c = l.done[l.doneNext]
+		l.doneNext++
+		l.dispatch(c)
+		if c.hasBuf {
+			l.bufs.Recycle(c.bid)
+		}
+	}
+	returned = true
+}
+
+func (l *Loop) dispatch(c completion) {
+	op := c.op
+	switch op.kind {
+	case kindWake:
+		l.metrics.wakeReads.Add(1)
+		if l.state.Load() == loopRunning {
+			if c.res.Res < 0 {
+				l.cfg.Logger.Error("sched: eventfd read", "err", c.res.Err())
+			}
+			l.submit(op)
+		}
+		return
+	case KindRecvMultishot:
+		if c.final && !op.cancelled && l.state.Load() == loopRunning {
+			switch {
+			case c.res.Res == -int32(unix.ENOBUFS):
+				// The buffer ring ran dry and the kernel ended the
+				// multishot. Buffers of this batch are back by now: re-arm.
+				l.metrics.enobufs.Add(1)
+				l.submit(op)
+				return
+			case c.res.Res > 0:
+				// The kernel ended the multishot on a CQE that still
+				// carries data: deliver it as one more of the stream and
+				// re-arm, so the callback sees no difference.
+				c.res.Flags |= uring.CQEFMore
+				op.cb(op, c.res)
+				if op.state == opIdle {
+					l.submit(op)
+				}
+				return
+			}
+		}
+	case KindAcceptMultishot:
+		if c.final && c.res.Res >= 0 && !op.cancelled && l.state.Load() == loopRunning {
+			// The kernel ended the multishot (e.g. on CQ overflow) with a
+			// CQE that still carries a connection: deliver it and re-arm.
+			c.res.Flags |= uring.CQEFMore
+			op.cb(op, c.res)
+			if op.state == opIdle {
+				l.submit(op)
+			}
+			return
+		}
+	}
+	if c.final {
+		if op.dlIndex >= 0 {
+			l.deadlines.remove(op)
+		}
+		if op.timedOut && c.res.Res == -int32(unix.ECANCELED) {
+			c.res.Res = -int32(unix.ETIME)
+		}
+		// Whether or not a cancel won the race, it is spent: a reused op
+		// must not inherit it.
+		op.cancelled, op.timedOut = false, false
+		if op.parks {
+			l.interacted = true
+			l.readied = true
+		}
+		if !op.kind.internal() {
+			l.ops.Add(-1)
+		}
+		op.seq.Add(1)         // even: cancel requests for this submission are void
+		op.inUse.Store(false) // the callback may submit it again
+	}
+	if op.cb != nil {
+		op.cb(op, c.res)
+	}
+}
+
+// wakeRoomWaiters lets blocking callers that found the loop full try
+// again.
+func (l *Loop) wakeRoomWaiters() {
+	l.full.Store(false)
+	room := make(chan struct{})
+	close(*l.room.Swap(&room))
+}
