@@ -158,6 +158,9 @@ func (c *Conn) roundTrip(d *direction, name string, prep func(*Op)) (int, error)
 		w.op.Timeout = timeout
 		w.op.cb = wakeWaiter
 		w.op.parks = true
+		if testHookBeforePost != nil {
+			testHookBeforePost(c, d)
+		}
 		err := c.loop.Post(&w.op)
 		if err == ErrOverloaded {
 			d.dmu.Unlock()
@@ -192,6 +195,11 @@ func (c *Conn) roundTrip(d *direction, name string, prep func(*Op)) (int, error)
 		return 0, c.opErr(name, os.NewSyscallError(name, res.Err()))
 	}
 }
+
+// testHookBeforePost, when set by a test, runs in roundTrip after the
+// deadline was read and before the op is posted, with d.dmu held: the
+// window in which a concurrent SetDeadline must not be lost.
+var testHookBeforePost func(c *Conn, d *direction)
 
 // waitRoom waits until the loop may have room for one more op.
 func (l *Loop) waitRoom() error {
