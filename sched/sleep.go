@@ -59,8 +59,10 @@ func (l *Loop) enter() {
 	// Go's netpoller instead, on an eventfd the ring signals on
 	// completion, and its P is free at once. A loop that only serves its
 	// own callbacks keeps the one-syscall sleep.
+	// A loop without LockOSThread always parks: it shares Ps with the
+	// goroutines it serves, and blocking in the kernel would hold one.
 	mode := sleepEnter
-	if l.interacted {
+	if l.interacted || !l.cfg.LockOSThread {
 		mode = sleepPark
 	}
 	if wait {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+
+	"github.com/uringd/uringd/sched"
 )
 
 // GnetEcho is gnet v2's echo example: one event loop (no multicore), every
@@ -101,12 +103,14 @@ func (g *gnetRunner) stop() error {
 }
 
 // NetEcho is the plain Go echo server: a goroutine per connection reading
-// into its own 4 KiB buffer and writing back what it read.
+// into its own 4 KiB buffer and writing back what it read. It runs on any
+// net.Listener: package net's, or sched's (ConnEcho).
 type NetEcho struct {
 	ln    net.Listener
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
 	wg    sync.WaitGroup
+	after func() error // runs after Close (closing a loop)
 }
 
 // StartNetEcho starts the goroutine-per-connection echo server.
@@ -115,10 +119,32 @@ func StartNetEcho(addr string) (*NetEcho, error) {
 	if err != nil {
 		return nil, err
 	}
+	return serveEcho(ln), nil
+}
+
+// StartConnEcho starts the same goroutine-per-connection server on
+// sched's net.Listener: accepts, reads and writes go through one loop
+// (default Config, as a library user gets it) and its io_uring.
+func StartConnEcho(addr string) (*NetEcho, error) {
+	l, err := sched.NewLoop(sched.Config{})
+	if err != nil {
+		return nil, err
+	}
+	ln, err := l.Listen("tcp", addr)
+	if err != nil {
+		_ = l.Close(context.Background())
+		return nil, err
+	}
+	s := serveEcho(ln)
+	s.after = func() error { return l.Close(context.Background()) }
+	return s, nil
+}
+
+func serveEcho(ln net.Listener) *NetEcho {
 	s := &NetEcho{ln: ln, conns: map[net.Conn]struct{}{}}
 	s.wg.Add(1)
 	go s.serve()
-	return s, nil
+	return s
 }
 
 func (s *NetEcho) serve() {
@@ -175,6 +201,9 @@ func (s *NetEcho) Close() error {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
+	if s.after != nil {
+		err = errors.Join(err, s.after())
+	}
 	return err
 }
 

@@ -26,13 +26,15 @@ type Options struct {
 }
 
 // Names are the servers Start knows, in the order scenarios list them.
-var Names = []string{"echo-uringd", "echo-gnet", "echo-net", "http-net", "http-fasthttp", "http-gnet"}
+var Names = []string{"echo-uringd", "echo-uringd-conn", "echo-gnet", "echo-net", "http-net", "http-fasthttp", "http-gnet"}
 
 // Start starts server name listening on addr (use port 0 for any).
 func Start(name, addr string, opt Options) (Server, error) {
 	switch name {
 	case "echo-uringd":
 		return StartUringdEcho(addr)
+	case "echo-uringd-conn":
+		return StartConnEcho(addr)
 	case "echo-gnet":
 		return StartGnetEcho(addr)
 	case "echo-net":

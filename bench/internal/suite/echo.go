@@ -105,10 +105,16 @@ func (r *Runner) echo() (*report.Table, error) {
 // child and returns the client's result and the server's CPU time in the
 // window.
 func (r *Runner) echoOnce(server *Child, addr string, conns int, warmup time.Duration) (load.EchoResult, time.Duration, error) {
+	return r.echoRound(server, addr, conns, warmup, r.opt.LoadCPU, gomaxprocs1)
+}
+
+// echoRound is echoOnce with the client on loadCPU (NoCPU: unpinned) and
+// env added to its environment.
+func (r *Runner) echoRound(server *Child, addr string, conns int, warmup time.Duration, loadCPU int, env []string) (load.EchoResult, time.Duration, error) {
 	var res load.EchoResult
-	client, err := StartChild(r.goChild("echo client", r.opt.LoadCPU, "load", "echo", "-addr", addr,
+	client, err := StartChild(ChildSpec{Name: "echo client", CPU: loadCPU, Env: env, Argv: []string{r.opt.Exe, "load", "echo", "-addr", addr,
 		"-conns", strconv.Itoa(conns), "-size", strconv.Itoa(echoSize),
-		"-warmup", warmup.String(), "-duration", r.opt.Duration.String()))
+		"-warmup", warmup.String(), "-duration", r.opt.Duration.String()}})
 	if err != nil {
 		return res, 0, err
 	}

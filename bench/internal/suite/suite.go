@@ -48,6 +48,7 @@ var Scenarios = []Scenario{
 	{"nop", "ring NOP round trips and loop/offload round trips (go test -bench) beside the liburing anchor", (*Runner).nop},
 	{"disk", "4 KiB random reads: O_DIRECT QD32 vs fio (io_uring, libaio, psync), and page-cache reads", (*Runner).disk},
 	{"echo", "echo server, 64 connections x 64-byte messages: uringd vs gnet vs net", (*Runner).echo},
+	{"conn-echo", "goroutine-per-connection echo, 16 connections: sched.Conn vs package net, unpinned and pinned", (*Runner).connEcho},
 	{"http-plaintext", "HTTP plaintext with wrk: net/http, fasthttp, gnet, nginx, node, liburing anchor", func(r *Runner) (*report.Table, error) { return r.http(httpPlaintext) }},
 	{"http-pipelined", "HTTP plaintext pipelined 16 deep with wrk", func(r *Runner) (*report.Table, error) { return r.http(httpPipelined) }},
 	{"http-json", "HTTP JSON with wrk", func(r *Runner) (*report.Table, error) { return r.http(httpJSON) }},
