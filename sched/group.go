@@ -33,6 +33,12 @@ func NewGroup(n int, cfg Config) (*Group, error) {
 	return g, nil
 }
 
+// GroupOf makes a group of loops that already run (closing the group
+// closes them).
+func GroupOf(loops ...*Loop) *Group {
+	return &Group{loops: append([]*Loop(nil), loops...)}
+}
+
 // Len returns the number of loops.
 func (g *Group) Len() int { return len(g.loops) }
 

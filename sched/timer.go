@@ -6,7 +6,8 @@ import (
 	"time"
 )
 
-// Timer is a callback scheduled on a loop with After.
+// Timer is a callback scheduled on a loop with After, or made with
+// NewTimer and scheduled (again and again, without allocating) with Reset.
 type Timer struct {
 	when  time.Time
 	fn    func()
@@ -25,6 +26,27 @@ func (l *Loop) After(d time.Duration, fn func()) *Timer {
 	t := &Timer{when: time.Now().Add(d), fn: fn, loop: l}
 	heap.Push(&l.timers, t)
 	return t
+}
+
+// NewTimer returns a timer that runs fn on the loop each time it fires;
+// it is not scheduled until Reset. It may be called from any goroutine.
+func (l *Loop) NewTimer(fn func()) *Timer {
+	return &Timer{fn: fn, loop: l, index: -1}
+}
+
+// Reset schedules the timer to fire once d from now, replacing any
+// pending schedule. It must be called on the timer's loop and panics with
+// ErrNotOnLoop otherwise.
+func (t *Timer) Reset(d time.Duration) {
+	if err := t.loop.checkOnLoop(); err != nil {
+		panic(err)
+	}
+	t.when = time.Now().Add(d)
+	if t.index >= 0 {
+		heap.Fix(&t.loop.timers, t.index)
+		return
+	}
+	heap.Push(&t.loop.timers, t)
 }
 
 // Stop unschedules the timer; it reports whether the timer was pending.

@@ -114,8 +114,8 @@ func TestUringdEchoClosesConnections(t *testing.T) {
 	for s.Conns() != 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if n := s.Conns(); n != 0 || s.total.Load() != 20 {
-		t.Fatalf("%d connections still open of %d accepted", n, s.total.Load())
+	if n, st := s.Conns(), s.srv.Stats(); n != 0 || st.Accepted != 20 {
+		t.Fatalf("%d connections still open of %d accepted", n, st.Accepted)
 	}
 }
 

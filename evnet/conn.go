@@ -1,0 +1,458 @@
+package evnet
+
+import (
+	"io"
+	"net"
+	"time"
+
+	"github.com/uringd/uringd/sched"
+	"golang.org/x/sys/unix"
+)
+
+// Conn is a connection on a loop. Its methods must be called on that loop
+// (from a Handler method, a Post function or a timeout), except Post.
+type Conn struct {
+	ls *loopState
+	ln *listener
+	fd int
+
+	recv sched.Op  // the multishot receive
+	send *sched.Op // the send in flight; from the loop's pool, so an idle connection holds none
+
+	out     []byte // queued output, not yet handed to the kernel
+	sending []byte // output lent to the kernel by the send in flight
+	sent    int    // bytes of sending already sent
+
+	flags    connFlags
+	closeErr error
+	timer    *sched.Timer
+	raddr    net.Addr
+
+	prev, next *Conn // the loop's list of connections
+
+	// Context is free for the handler: the loop never touches it.
+	Context any
+}
+
+type connFlags uint16
+
+const (
+	flagRecvArmed  connFlags = 1 << iota // the multishot recv is in the kernel
+	flagSendArmed                        // a send is in the kernel
+	flagPaused                           // the handler paused reading
+	flagThrottled                        // output above the high water mark
+	flagEOF                              // the peer shut down its sending side
+	flagClosing                          // Close: send what is queued, then close
+	flagShutWr                           // our sending side is shut down (lingering or CloseWrite)
+	flagAborting                         // abort: cancel everything, then close
+	flagClosed                           // descriptor released, OnClose ran
+	flagDirty                            // queued in the loop's flush list
+	flagLingering                        // closing: reading and discarding until EOF or timeout
+	flagCloseWrite                       // CloseWrite: shut down sending once output is sent
+)
+
+// open sets up a new connection on its loop and starts reading.
+func (ls *loopState) open(fd int, ln *listener) {
+	c := &Conn{ls: ls, ln: ln, fd: fd}
+	ls.add(c)
+	ls.srv.h.OnOpen(c)
+	c.startRead()
+}
+
+// Write queues b to be sent at the end of the loop's current batch of
+// callbacks. It never blocks and always takes all of b; a peer that reads
+// slowly makes the connection stop reading (see Config.WriteHighWater)
+// rather than Write fail. It returns ErrClosed once the connection is
+// closing.
+func (c *Conn) Write(b []byte) (int, error) {
+	if c.flags&(flagClosing|flagAborting|flagClosed|flagCloseWrite) != 0 {
+		return 0, ErrClosed
+	}
+	if len(b) == 0 {
+		return 0, nil
+	}
+	c.grow(len(b))
+	c.out = append(c.out, b...)
+	c.queued()
+	return len(b), nil
+}
+
+// WriteString is Write for a string, without converting it.
+func (c *Conn) WriteString(s string) (int, error) {
+	if c.flags&(flagClosing|flagAborting|flagClosed|flagCloseWrite) != 0 {
+		return 0, ErrClosed
+	}
+	if len(s) == 0 {
+		return 0, nil
+	}
+	c.grow(len(s))
+	c.out = append(c.out, s...)
+	c.queued()
+	return len(s), nil
+}
+
+// AvailableBuffer returns an empty slice with room to append output to,
+// for handlers that format in place (strconv.AppendInt, ...): pass the
+// result to Write, which then copies nothing if it still fits.
+func (c *Conn) AvailableBuffer() []byte {
+	c.grow(0)
+	return c.out[len(c.out):]
+}
+
+// grow makes room for n more bytes of output.
+func (c *Conn) grow(n int) {
+	if c.out == nil {
+		c.out = c.ls.bufs.get(n)
+		return
+	}
+	if cap(c.out)-len(c.out) >= n {
+		return
+	}
+	nb := c.ls.bufs.get(max(2*cap(c.out), len(c.out)+n))
+	nb = append(nb, c.out...)
+	c.ls.bufs.put(c.out)
+	c.out = nb
+}
+
+// queued notes new output: send it at the end of the batch, and stop
+// reading if the peer is not keeping up.
+func (c *Conn) queued() {
+	if c.flags&flagSendArmed == 0 {
+		c.ls.markDirty(c)
+	}
+	if c.flags&flagThrottled == 0 && c.Buffered() > c.ls.srv.cfg.WriteHighWater {
+		c.flags |= flagThrottled
+		c.stopRead()
+	}
+}
+
+// Buffered returns how many bytes are queued or being sent.
+func (c *Conn) Buffered() int { return len(c.out) + len(c.sending) - c.sent }
+
+// flush hands the queued output to the kernel, unless a send is already
+// in flight (its completion sends the rest).
+func (c *Conn) flush() {
+	if c.flags&(flagSendArmed|flagClosed|flagAborting) != 0 {
+		return
+	}
+	if len(c.out) == 0 {
+		c.afterOutput()
+		return
+	}
+	if c.sending != nil {
+		c.ls.bufs.put(c.sending)
+	}
+	c.sending, c.sent, c.out = c.out, 0, nil
+	c.submitSend()
+}
+
+func (c *Conn) submitSend() {
+	if c.send == nil {
+		c.send = c.ls.getOp()
+	}
+	c.send.PrepSend(c.fd, c.sending[c.sent:], 0, c.onSent)
+	if err := c.ls.loop.Submit(c.send); err != nil {
+		c.abort(err)
+		return
+	}
+	c.flags |= flagSendArmed
+}
+
+func (c *Conn) onSent(op *sched.Op, r sched.Result) {
+	c.flags &^= flagSendArmed
+	c.ls.putOp(op)
+	c.send = nil
+	if c.flags&flagAborting != 0 {
+		c.finish()
+		return
+	}
+	if err := r.Err(); err != nil {
+		c.abort(err)
+		return
+	}
+	c.sent += int(r.Res)
+	if c.sent < len(c.sending) {
+		c.submitSend() // a short send: the rest
+		return
+	}
+	c.ls.bufs.put(c.sending)
+	c.sending, c.sent = nil, 0
+	if c.flags&flagThrottled != 0 && c.Buffered() < c.ls.srv.cfg.WriteLowWater {
+		c.flags &^= flagThrottled
+		c.startRead()
+		if w, ok := c.ls.srv.h.(WritableHandler); ok && c.flags&flagClosed == 0 {
+			w.OnWritable(c)
+		}
+	}
+	c.flush()
+}
+
+// afterOutput runs when everything queued has been sent: it carries out a
+// pending CloseWrite or Close.
+func (c *Conn) afterOutput() {
+	switch {
+	case c.flags&flagClosing != 0:
+		c.shutdownAndLinger()
+	case c.flags&flagCloseWrite != 0 && c.flags&flagShutWr == 0:
+		c.flags |= flagShutWr
+		_ = unix.Shutdown(c.fd, unix.SHUT_WR)
+	}
+}
+
+// startRead arms the multishot receive unless something holds it back.
+func (c *Conn) startRead() {
+	if c.flags&(flagRecvArmed|flagPaused|flagThrottled|flagEOF|flagAborting|flagClosed) != 0 {
+		return
+	}
+	if c.flags&flagClosing != 0 && c.flags&flagLingering == 0 {
+		return
+	}
+	c.recv.PrepRecvMultishot(c.fd, c.onRecv)
+	if err := c.ls.loop.Submit(&c.recv); err != nil {
+		c.abort(err)
+		return
+	}
+	c.flags |= flagRecvArmed
+}
+
+// stopRead cancels the multishot receive; data it still delivers before
+// its final completion is passed on as usual.
+func (c *Conn) stopRead() {
+	if c.flags&flagRecvArmed != 0 {
+		_ = c.ls.loop.Cancel(&c.recv)
+	}
+}
+
+func (c *Conn) onRecv(_ *sched.Op, r sched.Result) {
+	// After Close the handler wants no more input: what arrives while the
+	// output drains, or while lingering, is discarded.
+	if r.Res > 0 && c.flags&(flagClosing|flagAborting|flagClosed) == 0 {
+		c.ls.srv.h.OnData(c, r.Buf)
+	}
+	if r.More() {
+		return
+	}
+	c.flags &^= flagRecvArmed
+	switch {
+	case c.flags&flagAborting != 0:
+		c.finish()
+	case r.Res == 0:
+		c.flags |= flagEOF
+		c.peerClosed()
+	case r.Res < 0 && r.Res != -int32(unix.ECANCELED):
+		c.abort(r.Err())
+	default:
+		// Cancelled by stopRead, or the kernel ended the multishot after
+		// data: read again if nothing holds reading back.
+		c.startRead()
+	}
+}
+
+// peerClosed handles EOF from the peer.
+func (c *Conn) peerClosed() {
+	if c.flags&flagLingering != 0 {
+		c.finish() // the peer is done too: close now
+		return
+	}
+	if c.flags&(flagClosing|flagClosed) != 0 {
+		return
+	}
+	if h, ok := c.ls.srv.h.(EOFHandler); ok {
+		h.OnEOF(c)
+		return
+	}
+	c.closeErr = io.EOF
+	c.Close()
+}
+
+// Close closes the connection gracefully: what is queued is sent first,
+// then the sending side is shut down and the connection reads and
+// discards until the peer closes too or Config.Linger passes, so a peer
+// still sending gets no reset before it has read the last response.
+// OnClose runs once the descriptor is released. Close is idempotent.
+func (c *Conn) Close() {
+	if c.flags&(flagClosing|flagAborting|flagClosed) != 0 {
+		return
+	}
+	c.flags |= flagClosing
+	if c.flags&flagSendArmed == 0 {
+		c.flush()
+	}
+}
+
+// shutdownAndLinger runs when a closing connection has sent everything.
+func (c *Conn) shutdownAndLinger() {
+	linger := c.ls.srv.cfg.Linger
+	if linger < 0 || c.flags&flagEOF != 0 {
+		c.finishWhenIdle()
+		return
+	}
+	if c.flags&flagShutWr == 0 {
+		c.flags |= flagShutWr
+		if err := unix.Shutdown(c.fd, unix.SHUT_WR); err != nil {
+			c.finishWhenIdle()
+			return
+		}
+	}
+	c.flags |= flagLingering
+	c.flags &^= flagPaused | flagThrottled
+	c.setTimer(linger)
+	c.startRead()
+}
+
+// finishWhenIdle closes once no receive is in flight.
+func (c *Conn) finishWhenIdle() {
+	c.flags |= flagAborting // nothing more is read or written
+	if c.flags&flagRecvArmed != 0 {
+		c.stopRead()
+		return
+	}
+	c.finish()
+}
+
+// CloseWrite shuts down the sending side once the queued output has been
+// sent (the peer reads EOF) while reading goes on.
+func (c *Conn) CloseWrite() {
+	if c.flags&(flagClosing|flagAborting|flagClosed|flagCloseWrite) != 0 {
+		return
+	}
+	c.flags |= flagCloseWrite
+	if c.flags&flagSendArmed == 0 {
+		c.flush()
+	}
+}
+
+// Abort closes the connection at once, dropping queued output; OnClose
+// gets err.
+func (c *Conn) Abort(err error) { c.abort(err) }
+
+func (c *Conn) abort(err error) {
+	if c.flags&(flagAborting|flagClosed) != 0 {
+		return
+	}
+	if c.closeErr == nil {
+		c.closeErr = err
+	}
+	c.flags |= flagAborting
+	if c.flags&flagRecvArmed != 0 {
+		_ = c.ls.loop.Cancel(&c.recv)
+	}
+	if c.flags&flagSendArmed != 0 {
+		_ = c.ls.loop.Cancel(c.send)
+	}
+	c.finish()
+}
+
+// finish releases the connection once the kernel holds none of its
+// operations: closes the descriptor, returns the buffers, runs OnClose.
+func (c *Conn) finish() {
+	if c.flags&(flagRecvArmed|flagSendArmed|flagClosed) != 0 {
+		return
+	}
+	c.flags |= flagClosed
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	unix.Close(c.fd)
+	c.fd = -1
+	c.ls.bufs.put(c.out)
+	c.ls.bufs.put(c.sending)
+	c.out, c.sending = nil, nil
+	c.ls.remove(c)
+	s := c.ls.srv
+	s.conns.Add(-1)
+	s.h.OnClose(c, c.closeErr)
+	s.checkDone()
+}
+
+// PauseRead stops delivering data until ResumeRead (for a handler waiting
+// on slow work before it wants more input).
+func (c *Conn) PauseRead() {
+	c.flags |= flagPaused
+	c.stopRead()
+}
+
+// ResumeRead undoes PauseRead.
+func (c *Conn) ResumeRead() {
+	c.flags &^= flagPaused
+	c.startRead()
+}
+
+// SetTimeout arms the connection's timer to fire after d, replacing any
+// earlier setting; d <= 0 disarms it. On expiry a TimeoutHandler's
+// OnTimeout runs, or else the connection is aborted with ErrTimeout.
+func (c *Conn) SetTimeout(d time.Duration) {
+	if c.flags&(flagClosed|flagLingering) != 0 {
+		return
+	}
+	c.setTimer(d)
+}
+
+func (c *Conn) setTimer(d time.Duration) {
+	if d <= 0 {
+		if c.timer != nil {
+			c.timer.Stop()
+		}
+		return
+	}
+	if c.timer == nil {
+		c.timer = c.ls.loop.NewTimer(c.onTimer)
+	}
+	c.timer.Reset(d)
+}
+
+func (c *Conn) onTimer() {
+	switch {
+	case c.flags&flagClosed != 0:
+	case c.flags&flagLingering != 0:
+		c.finishWhenIdle()
+	default:
+		if h, ok := c.ls.srv.h.(TimeoutHandler); ok {
+			h.OnTimeout(c)
+			return
+		}
+		c.abort(ErrTimeout)
+	}
+}
+
+// Post runs fn on the connection's loop, from any goroutine, unless the
+// connection has closed by then. It is how work done elsewhere (a
+// goroutine, an offload job) comes back to write a response.
+func (c *Conn) Post(fn func(c *Conn)) {
+	c.ls.post(func() {
+		if c.flags&flagClosed == 0 {
+			fn(c)
+		}
+	})
+}
+
+// Closed reports whether the connection is closed or closing.
+func (c *Conn) Closed() bool { return c.flags&(flagClosing|flagAborting|flagClosed) != 0 }
+
+// Loop returns the loop the connection lives on, for timers and offload
+// jobs whose results come back to it.
+func (c *Conn) Loop() *sched.Loop { return c.ls.loop }
+
+// LocalAddr returns the listener's address the connection came in on.
+func (c *Conn) LocalAddr() net.Addr { return c.ln.addr }
+
+// RemoteAddr returns the peer's address (looked up once, on first use; a
+// zero address if the peer has already gone).
+func (c *Conn) RemoteAddr() net.Addr {
+	if c.raddr == nil && c.fd >= 0 {
+		if sa, err := unix.Getpeername(c.fd); err == nil {
+			c.raddr = sockaddrToNet(sa)
+		}
+	}
+	if c.raddr == nil {
+		if c.ln.network == "unix" {
+			c.raddr = &net.UnixAddr{Net: "unix"}
+		} else {
+			c.raddr = &net.TCPAddr{}
+		}
+	}
+	return c.raddr
+}
+
+// Fd returns the socket, for socket options. It is -1 once closed.
+func (c *Conn) Fd() int { return c.fd }

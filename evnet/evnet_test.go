@@ -1,0 +1,167 @@
+package evnet
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const testTimeout = 10 * time.Second
+
+// echo is the smallest protocol: everything back.
+type echo struct {
+	opened, closed atomic.Int64
+	closeErrs      chan error
+}
+
+func (e *echo) OnOpen(c *Conn)                { e.opened.Add(1) }
+func (e *echo) OnData(c *Conn, data []byte)   { c.Write(data) }
+func (e *echo) OnClose(c *Conn, err error) {
+	e.closed.Add(1)
+	if e.closeErrs != nil {
+		e.closeErrs <- err
+	}
+}
+
+func startServer(t *testing.T, h Handler, cfg Config, network, addr string) (*Server, net.Addr) {
+	t.Helper()
+	if cfg.Loops == 0 && cfg.Group == nil {
+		cfg.Loops = 2
+	}
+	s, err := NewServer(h, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.Listen(network, addr)
+	if err != nil {
+		s.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+	})
+	return s, a
+}
+
+func TestEchoManyConns(t *testing.T) {
+	h := &echo{}
+	_, addr := startServer(t, h, Config{}, "tcp", "127.0.0.1:0")
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for i := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := net.DialTimeout("tcp", addr.String(), testTimeout)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(testTimeout))
+			msg := make([]byte, 1+i*997)
+			rand.Read(msg)
+			for range 20 {
+				if _, err := c.Write(msg); err != nil {
+					errs <- err
+					return
+				}
+				got := make([]byte, len(msg))
+				if _, err := io.ReadFull(c, got); err != nil {
+					errs <- err
+					return
+				}
+				if !bytes.Equal(got, msg) {
+					errs <- errors.New("echo mismatch")
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// closer writes a reply and closes: the peer must read the whole reply,
+// then EOF.
+type closer struct {
+	reply []byte
+}
+
+func (h *closer) OnOpen(c *Conn) {}
+func (h *closer) OnData(c *Conn, data []byte) {
+	c.Write(h.reply)
+	c.Close()
+}
+func (h *closer) OnClose(c *Conn, err error) {}
+
+func TestCloseSendsEverythingFirst(t *testing.T) {
+	reply := make([]byte, 8<<20)
+	rand.Read(reply)
+	_, addr := startServer(t, &closer{reply: reply}, Config{}, "tcp", "127.0.0.1:0")
+	c, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(testTimeout))
+	c.Write([]byte("go"))
+	got, err := io.ReadAll(c)
+	if err != nil || !bytes.Equal(got, reply) {
+		t.Fatalf("read %d bytes, %v; want the %d-byte reply then EOF", len(got), err, len(reply))
+	}
+}
+
+func TestUnixAndShutdown(t *testing.T) {
+	h := &echo{closeErrs: make(chan error, 4)}
+	path := filepath.Join(t.TempDir(), "s.sock")
+	s, err := Listen("unix", path, h, Config{Loops: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(testTimeout))
+	c.Write([]byte("ping"))
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "ping" {
+		t.Fatalf("%q %v", buf, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadAll(c); err != nil {
+		t.Fatalf("after Shutdown the client should read EOF: %v", err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("socket file left behind: %v", err)
+	}
+	if h.opened.Load() != 1 || h.closed.Load() != 1 {
+		t.Errorf("opened %d closed %d", h.opened.Load(), h.closed.Load())
+	}
+}
