@@ -27,8 +27,8 @@ type echo struct {
 	closeErrs      chan error
 }
 
-func (e *echo) OnOpen(c *Conn)                { e.opened.Add(1) }
-func (e *echo) OnData(c *Conn, data []byte)   { c.Write(data) }
+func (e *echo) OnOpen(c *Conn)              { e.opened.Add(1) }
+func (e *echo) OnData(c *Conn, data []byte) { c.Write(data) }
 func (e *echo) OnClose(c *Conn, err error) {
 	e.closed.Add(1)
 	if e.closeErrs != nil {
