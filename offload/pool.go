@@ -103,6 +103,7 @@ type class struct {
 	queue       chan *task
 	stats       classStats
 	lowPriority bool // workers run at a lower OS priority than loops
+	spin        bool // workers poll for the next job before sleeping
 }
 
 type task struct {
@@ -145,6 +146,8 @@ func New(cfg Config) *Pool {
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	for c, n := range [numClasses]int{cfg.CPUWorkers, cfg.BlockingWorkers} {
 		cl := &class{queue: make(chan *task, cfg.QueueLen), lowPriority: Class(c) == CPU}
+		// Spinning workers must leave a P for the loops.
+		cl.spin = cl.lowPriority && n < runtime.GOMAXPROCS(0)
 		p.classes[c] = cl
 		for range n {
 			p.workers.Add(1)
@@ -239,16 +242,76 @@ func (p *Pool) Go(ctx context.Context, l *sched.Loop, c Class, policy Policy, fn
 
 func (p *Pool) work(cl *class) {
 	defer p.workers.Done()
-	if cl.lowPriority {
+	if cl.lowPriority && cl.spin {
 		// A CPU worker gets a thread of its own at a lower priority, so
 		// that when threads outnumber cores the kernel runs the loops
 		// first. Raising one's own niceness needs no privilege. The thread
-		// is discarded when the worker exits (it stays locked).
+		// is discarded when the worker exits (it stays locked). Only when
+		// a P stays free for the loops: with every P taken by workers
+		// (GOMAXPROCS 1), a loop waits for the Go scheduler whatever the
+		// thread priorities, and the locked thread would only make every
+		// hand-off wake another thread.
 		runtime.LockOSThread()
 		_ = unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), workerNice)
 	}
-	for t := range cl.queue {
-		p.run(t)
+	if !cl.lowPriority || !cl.spin {
+		for t := range cl.queue {
+			p.run(t)
+		}
+		return
+	}
+	// A CPU worker's thread is its own, and waking a goroutine locked to
+	// a sleeping thread wakes that thread on another CPU: tens of
+	// microseconds on a VM, more than a small job costs. So after a job
+	// the worker keeps looking for the next one for a while before it
+	// sleeps; a loop that submits again within that window costs no
+	// wake-up. It spins only when the pool leaves a P free for the loops
+	// (cl.spin), only after a job whose result went to a loop (a result
+	// for a blocking Do readies its goroutine on this thread's P, which
+	// spinning would hold), and the window halves after every spin that
+	// found nothing, so a pool used now and then stops paying for it.
+	budget := maxWorkerSpin
+	for {
+		t, ok := <-cl.queue
+		if !ok {
+			return
+		}
+		for t != nil {
+			p.run(t)
+			if t.loop == nil {
+				// The submitter is a goroutine that finishing the job
+				// readied onto this worker's P: sleep, so that it runs.
+				break
+			}
+			t, ok = spinRecv(cl.queue, budget)
+			if !ok {
+				return
+			}
+			if t == nil {
+				budget = max(budget/2, maxWorkerSpin/16)
+			} else {
+				budget = maxWorkerSpin
+			}
+		}
+	}
+}
+
+// maxWorkerSpin is how long an idle CPU worker polls its queue.
+const maxWorkerSpin = 50 * time.Microsecond
+
+// spinRecv polls q for up to d. It returns (nil, true) if nothing came,
+// and ok false once q is closed.
+func spinRecv(q chan *task, d time.Duration) (*task, bool) {
+	start := time.Now()
+	for i := 0; ; i++ {
+		select {
+		case t, ok := <-q:
+			return t, ok
+		default:
+		}
+		if i%16 == 15 && time.Since(start) >= d {
+			return nil, true
+		}
 	}
 }
 
