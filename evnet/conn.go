@@ -25,6 +25,8 @@ type Conn struct {
 
 	flags    connFlags
 	closeErr error
+	detach   func(fd int, rest []byte, err error)
+	rest     []byte // input that arrived during Detach
 	timer    *sched.Timer
 	raddr    net.Addr
 
@@ -49,6 +51,7 @@ const (
 	flagDirty                            // queued in the loop's flush list
 	flagLingering                        // closing: reading and discarding until EOF or timeout
 	flagCloseWrite                       // CloseWrite: shut down sending once output is sent
+	flagDetaching                        // Detach: hand the descriptor over instead of closing it
 )
 
 // open sets up a new connection on its loop and starts reading.
@@ -177,6 +180,11 @@ func (c *Conn) onSent(op *sched.Op, r sched.Result) {
 	}
 	c.ls.bufs.put(c.sending)
 	c.sending, c.sent = nil, 0
+	if len(c.out) == 0 && c.flags&(flagClosing|flagClosed) == 0 {
+		if d, ok := c.ls.srv.h.(DrainHandler); ok {
+			d.OnDrained(c)
+		}
+	}
 	if c.flags&flagThrottled != 0 && c.Buffered() < c.ls.srv.cfg.WriteLowWater {
 		c.flags &^= flagThrottled
 		c.startRead()
@@ -228,6 +236,8 @@ func (c *Conn) onRecv(_ *sched.Op, r sched.Result) {
 	// output drains, or while lingering, is discarded.
 	if r.Res > 0 && c.flags&(flagClosing|flagAborting|flagClosed) == 0 {
 		c.ls.srv.h.OnData(c, r.Buf)
+	} else if r.Res > 0 && c.flags&flagDetaching != 0 {
+		c.rest = append(c.rest, r.Buf...)
 	}
 	if r.More() {
 		return
@@ -282,6 +292,10 @@ func (c *Conn) Close() {
 
 // shutdownAndLinger runs when a closing connection has sent everything.
 func (c *Conn) shutdownAndLinger() {
+	if c.flags&flagDetaching != 0 {
+		c.finishWhenIdle()
+		return
+	}
 	linger := c.ls.srv.cfg.Linger
 	if linger < 0 || c.flags&flagEOF != 0 {
 		c.finishWhenIdle()
@@ -353,7 +367,21 @@ func (c *Conn) finish() {
 	if c.timer != nil {
 		c.timer.Stop()
 	}
-	unix.Close(c.fd)
+	if c.detach != nil {
+		detach := c.detach
+		c.detach = nil
+		rest := c.rest
+		c.rest = nil
+		if c.flags&flagDetaching != 0 && c.closeErr == nil {
+			c.closeErr = ErrDetached
+			detach(c.fd, rest, nil)
+		} else {
+			unix.Close(c.fd)
+			detach(-1, nil, c.closeErr)
+		}
+	} else {
+		unix.Close(c.fd)
+	}
 	c.fd = -1
 	c.ls.bufs.put(c.out)
 	c.ls.bufs.put(c.sending)
@@ -363,6 +391,26 @@ func (c *Conn) finish() {
 	s.conns.Add(-1)
 	s.h.OnClose(c, c.closeErr)
 	s.checkDone()
+}
+
+// Detach hands the socket over to the caller: reading stops, and once
+// the queued output has been sent and no operation is left in the kernel,
+// done runs (on the loop) with the descriptor, which the caller now owns,
+// and any bytes that arrived after Detach was called (they are the new
+// owner's to read); the connection is then gone from the server (OnClose
+// runs, with ErrDetached) without the descriptor being closed. If the
+// connection fails first, done gets -1 and the error.
+func (c *Conn) Detach(done func(fd int, rest []byte, err error)) {
+	if c.flags&(flagClosing|flagAborting|flagClosed) != 0 {
+		done(-1, nil, ErrClosed)
+		return
+	}
+	c.detach = done
+	c.flags |= flagClosing | flagDetaching
+	c.stopRead()
+	if c.flags&flagSendArmed == 0 {
+		c.flush()
+	}
 }
 
 // PauseRead stops delivering data until ResumeRead (for a handler waiting

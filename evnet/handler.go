@@ -31,6 +31,11 @@ type (
 	WritableHandler interface {
 		OnWritable(c *Conn)
 	}
+	// DrainHandler learns that everything queued on a connection has
+	// been sent (for write timeouts).
+	DrainHandler interface {
+		OnDrained(c *Conn)
+	}
 	// TimeoutHandler handles the expiry of a timeout set with
 	// Conn.SetTimeout. Without it the connection is aborted with
 	// ErrTimeout.
@@ -52,6 +57,9 @@ var (
 	ErrClosed = errors.New("evnet: connection closed")
 	// ErrTimeout is the close reason of a connection whose timeout expired.
 	ErrTimeout = errors.New("evnet: timeout")
+	// ErrDetached is the close reason of a connection handed over with
+	// Detach.
+	ErrDetached = errors.New("evnet: connection detached")
 	// ErrShutdown is the close reason of connections aborted because a
 	// Shutdown's context ended first, or by Close.
 	ErrShutdown = errors.New("evnet: server shut down")

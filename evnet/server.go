@@ -16,12 +16,14 @@ import (
 // Config configures a Server. The zero value is usable.
 type Config struct {
 	// Group runs the server's connections. Nil: the server starts Loops
-	// loops of its own with LoopConfig (LockOSThread set, since loops
-	// that run only callbacks are fastest on threads of their own) and
-	// closes them when it is shut down.
-	Group      *sched.Group
-	Loops      int // default GOMAXPROCS
-	LoopConfig sched.Config
+	// loops of its own with LoopConfig and closes them when it is shut
+	// down; their LockOSThread is set unless SharedThreads, since loops
+	// that run only callbacks are fastest on threads of their own, while
+	// loops that hand work to goroutines are not (see sched.Config).
+	Group         *sched.Group
+	Loops         int // default GOMAXPROCS
+	LoopConfig    sched.Config
+	SharedThreads bool
 	// MaxConns limits open connections (0: no limit). A connection beyond
 	// it is sent RefuseMessage, if any, and closed.
 	MaxConns      int
@@ -98,7 +100,7 @@ func NewServer(h Handler, cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, h: h, group: cfg.Group, allDone: make(chan struct{})}
 	if s.group == nil {
 		lc := cfg.LoopConfig
-		lc.LockOSThread = true
+		lc.LockOSThread = !cfg.SharedThreads
 		if lc.Logger == nil {
 			lc.Logger = cfg.Logger
 		}

@@ -39,6 +39,14 @@ type direction struct {
 	w        *waiter
 }
 
+// NewConn returns a Conn on this loop for the connected stream socket fd
+// ("tcp" or "unix"), which it then owns: Close closes it. This is how a
+// connection served by callbacks (an HTTP connection being hijacked, for
+// instance) is handed to goroutine code.
+func (l *Loop) NewConn(fd int, network string) *Conn {
+	return newConn(l, fd, network, nil)
+}
+
 func newConn(l *Loop, fd int, network string, raddr net.Addr) *Conn {
 	c := &Conn{loop: l, network: network, raddr: raddr}
 	c.ref.init(fd)

@@ -26,7 +26,7 @@ type Options struct {
 }
 
 // Names are the servers Start knows, in the order scenarios list them.
-var Names = []string{"echo-uringd", "echo-uringd-conn", "echo-gnet", "echo-net", "http-net", "http-fasthttp", "http-gnet"}
+var Names = []string{"echo-uringd", "echo-uringd-conn", "echo-gnet", "echo-net", "http-uringd", "http-net", "http-fasthttp", "http-gnet"}
 
 // Start starts server name listening on addr (use port 0 for any).
 func Start(name, addr string, opt Options) (Server, error) {
@@ -39,6 +39,8 @@ func Start(name, addr string, opt Options) (Server, error) {
 		return StartGnetEcho(addr)
 	case "echo-net":
 		return StartNetEcho(addr)
+	case "http-uringd":
+		return StartUringdHTTP(addr, 1)
 	case "http-net":
 		return StartNetHTTP(addr, opt.Root)
 	case "http-fasthttp":

@@ -76,7 +76,7 @@ func anchorPeer(r *Runner, addr, _ string) (*Child, error) {
 }
 
 var (
-	uringdHTTP   = httpPeer{label: "uringd (httpd)", ref: true, pending: report.StatusPending}
+	uringdHTTP   = httpPeer{label: "uringd (httpd, native handler)", ref: true, start: goHTTP("http-uringd")}
 	anchorHTTP   = httpPeer{label: "hello_anchor (liburing C)", start: anchorPeer}
 	nginxHTTP    = httpPeer{label: "nginx (1 worker)", start: nginxPeer}
 	netHTTP      = httpPeer{label: "net/http", start: goHTTP("http-net")}

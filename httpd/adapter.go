@@ -1,0 +1,492 @@
+package httpd
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/uringd/uringd/httpd/internal/h1"
+)
+
+// adapter runs a net/http.Handler for requests parsed on the loops: each
+// request's handler runs on a goroutine of its own while its connection
+// waits (responses leave in request order, as with net/http); the
+// response is rendered on that goroutine and handed to the loop in one
+// piece when the handler returns, or piece by piece when it flushes.
+type adapter struct {
+	srv *Server
+	h   http.Handler
+}
+
+func newAdapter(s *Server, h http.Handler) *adapter { return &adapter{srv: s, h: h} }
+
+// exchange is one request in the hands of a net/http handler.
+type exchange struct {
+	a      *adapter
+	c      *conn
+	req    *http.Request
+	cancel context.CancelFunc
+
+	header      http.Header
+	status      int
+	wroteHeader bool
+	headDone    bool // the status line and headers are rendered
+	chunked     bool // the head was flushed without a length
+	http10      bool
+	head        bool
+	closeAfter  bool
+	out         []byte // rendered output not yet handed to the loop
+	body        []byte // body not yet rendered (until the head is)
+	written     int64
+	declared    int64 // Content-Length the handler set, or -1
+
+	mu       sync.Mutex
+	done     bool // the handler returned
+	hijacked bool
+}
+
+// serve starts the handler for a request; it runs on the loop.
+func (a *adapter) serve(c *conn, req *h1.Request, body []byte) {
+	hr, err := a.newRequest(c, req, body)
+	if err != nil {
+		c.ld.writeError(c.ec, http.StatusBadRequest)
+		c.closeAfter = true
+		c.responded()
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ctx = context.WithValue(ctx, http.LocalAddrContextKey, c.ec.LocalAddr())
+	x := &exchange{
+		a: a, c: c, req: hr.WithContext(ctx), cancel: cancel,
+		header: make(http.Header), status: http.StatusOK,
+		http10: req.ProtoMinor == 0, head: hr.Method == http.MethodHead,
+		closeAfter: c.closeAfter, declared: -1,
+	}
+	c.exchange = x
+	go x.run()
+}
+
+// connClosed runs on the loop when a connection with a handler in
+// progress closes: the request's context is cancelled, as net/http does
+// when the client goes away.
+func (a *adapter) connClosed(c *conn) {
+	if x := c.exchange; x != nil {
+		x.cancel()
+		c.exchange = nil
+	}
+}
+
+// newRequest builds the *http.Request for a parsed head. The body was read
+// by the loop; the handler gets a copy.
+func (a *adapter) newRequest(c *conn, req *h1.Request, body []byte) (*http.Request, error) {
+	target := string(req.Target)
+	u, err := url.ParseRequestURI(target)
+	if err != nil {
+		if string(req.Method) != http.MethodConnect {
+			return nil, err
+		}
+		u = &url.URL{Host: target}
+	}
+	h := make(http.Header, len(req.Headers))
+	for _, f := range req.Headers {
+		k := http.CanonicalHeaderKey(string(f.Name))
+		if k == "Host" {
+			continue // net/http moves it to Request.Host
+		}
+		h[k] = append(h[k], string(f.Value))
+	}
+	hr := &http.Request{
+		Method:        methodString(req.Method),
+		URL:           u,
+		Proto:         "HTTP/1." + strconv.Itoa(req.ProtoMinor),
+		ProtoMajor:    1,
+		ProtoMinor:    req.ProtoMinor,
+		Header:        h,
+		Host:          string(req.TargetHost()),
+		RequestURI:    target,
+		ContentLength: int64(len(body)),
+		RemoteAddr:    c.remoteString(),
+		Close:         c.closeAfter,
+	}
+	if req.Chunked {
+		hr.TransferEncoding = []string{"chunked"}
+	}
+	if len(body) > 0 {
+		hr.Body = io.NopCloser(bytes.NewReader(bytes.Clone(body)))
+		hr.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	} else {
+		hr.Body = http.NoBody
+	}
+	return hr, nil
+}
+
+// methodString returns the common methods without allocating.
+func methodString(m []byte) string {
+	switch string(m) {
+	case http.MethodGet:
+		return http.MethodGet
+	case http.MethodHead:
+		return http.MethodHead
+	case http.MethodPost:
+		return http.MethodPost
+	case http.MethodPut:
+		return http.MethodPut
+	case http.MethodDelete:
+		return http.MethodDelete
+	case http.MethodOptions:
+		return http.MethodOptions
+	case http.MethodPatch:
+		return http.MethodPatch
+	}
+	return string(m)
+}
+
+func (c *conn) remoteString() string {
+	if c.remote == "" {
+		c.remote = c.ec.RemoteAddr().String()
+	}
+	return c.remote
+}
+
+// run calls the handler on the exchange's goroutine.
+func (x *exchange) run() {
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				x.abort()
+				return
+			}
+			x.a.srv.ErrorLog.Error("httpd: handler panicked", "panic", p, "path", x.req.URL.Path)
+			x.abort()
+			return
+		}
+		x.finish()
+	}()
+	x.a.h.ServeHTTP(x, x.req)
+}
+
+// Header implements http.ResponseWriter.
+func (x *exchange) Header() http.Header { return x.header }
+
+// WriteHeader implements http.ResponseWriter.
+func (x *exchange) WriteHeader(code int) {
+	if x.wroteHeader || x.hijacked {
+		return
+	}
+	if code < 100 || code > 999 {
+		panic("httpd: invalid WriteHeader code " + strconv.Itoa(code))
+	}
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		// An interim response goes out at once; the real one follows.
+		b := appendStatusLine(nil, code, false)
+		b = appendHeader(b, x.header)
+		b = append(b, "\r\n"...)
+		x.send(b, false)
+		return
+	}
+	x.wroteHeader = true
+	x.status = code
+	if cl := x.header.Get("Content-Length"); cl != "" {
+		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n >= 0 {
+			x.declared = n
+		}
+	}
+}
+
+// Write implements http.ResponseWriter.
+func (x *exchange) Write(b []byte) (int, error) {
+	if x.hijacked {
+		return 0, http.ErrHijacked
+	}
+	if !x.wroteHeader {
+		if x.header.Get("Content-Type") == "" && x.header.Get("Content-Encoding") == "" && len(x.body) == 0 {
+			x.header.Set("Content-Type", http.DetectContentType(b))
+		}
+		x.WriteHeader(http.StatusOK)
+	}
+	if !bodyAllowed(x.status) {
+		return 0, http.ErrBodyNotAllowed
+	}
+	if x.declared >= 0 && x.written+int64(len(b)) > x.declared {
+		return 0, http.ErrContentLength
+	}
+	x.written += int64(len(b))
+	if x.head {
+		return len(b), nil
+	}
+	x.body = append(x.body, b...)
+	// Large bodies go to the loop in pieces, so the handler's memory stays
+	// bounded.
+	if len(x.body) >= 256<<10 {
+		x.Flush()
+	}
+	return len(b), nil
+}
+
+// WriteString implements io.StringWriter.
+func (x *exchange) WriteString(s string) (int, error) {
+	return x.Write([]byte(s))
+}
+
+// Flush implements http.Flusher: what is buffered leaves now.
+func (x *exchange) Flush() { _ = x.FlushError() }
+
+// FlushError is Flush for http.ResponseController.
+func (x *exchange) FlushError() error {
+	if x.hijacked {
+		return http.ErrHijacked
+	}
+	if !x.wroteHeader {
+		x.WriteHeader(http.StatusOK)
+	}
+	if !x.headDone {
+		x.renderHead(-1)
+	}
+	x.renderBody()
+	x.send(x.out, false)
+	x.out = nil
+	// The request's context ends when the client goes away.
+	return x.req.Context().Err()
+}
+
+// renderHead renders the head; n is the body length, or -1 when not known
+// yet (chunked in HTTP/1.1, close-delimited in HTTP/1.0).
+func (x *exchange) renderHead(n int64) {
+	b := x.out
+	b = appendStatusLine(b, x.status, x.http10)
+	b = append(b, x.a.srv.serverLine()...)
+	if _, ok := x.header["Date"]; !ok {
+		b = append(b, "Date: "...)
+		b = time.Now().UTC().AppendFormat(b, http.TimeFormat)
+		b = append(b, "\r\n"...)
+	}
+	if x.header.Get("Connection") == "close" {
+		x.closeAfter = true
+	}
+	delete(x.header, "Connection")
+	delete(x.header, "Transfer-Encoding")
+	switch {
+	case !bodyAllowed(x.status):
+		delete(x.header, "Content-Length")
+	case x.declared >= 0:
+	case n >= 0:
+		x.header.Del("Content-Length")
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, n, 10)
+		b = append(b, "\r\n"...)
+	case x.http10:
+		x.closeAfter = true
+	default:
+		b = append(b, "Transfer-Encoding: chunked\r\n"...)
+		x.chunked = true
+	}
+	if x.header.Get("Content-Type") == "" && bodyAllowed(x.status) && n != 0 && !x.head {
+		x.header.Set("Content-Type", "text/plain; charset=utf-8")
+	}
+	switch {
+	case x.closeAfter:
+		b = append(b, "Connection: close\r\n"...)
+	case x.http10:
+		b = append(b, "Connection: keep-alive\r\n"...)
+	}
+	b = appendHeader(b, x.header)
+	b = append(b, "\r\n"...)
+	x.out = b
+	x.headDone = true
+}
+
+// renderBody moves the buffered body into the output.
+func (x *exchange) renderBody() {
+	if len(x.body) == 0 {
+		return
+	}
+	if x.chunked {
+		x.out = strconv.AppendInt(x.out, int64(len(x.body)), 16)
+		x.out = append(x.out, "\r\n"...)
+		x.out = append(x.out, x.body...)
+		x.out = append(x.out, "\r\n"...)
+	} else {
+		x.out = append(x.out, x.body...)
+	}
+	x.body = x.body[:0]
+}
+
+// appendHeader renders header fields, dropping any that could inject
+// lines.
+func appendHeader(b []byte, h http.Header) []byte {
+	for k, vs := range h {
+		if !validHeaderName(k) {
+			continue
+		}
+		for _, v := range vs {
+			if !validHeaderValue(v) {
+				continue
+			}
+			b = append(b, k...)
+			b = append(b, ": "...)
+			b = append(b, v...)
+			b = append(b, "\r\n"...)
+		}
+	}
+	return b
+}
+
+// finish completes the response after the handler returned.
+func (x *exchange) finish() {
+	x.mu.Lock()
+	x.done = true
+	hijacked := x.hijacked
+	x.mu.Unlock()
+	if hijacked {
+		return
+	}
+	if !x.wroteHeader {
+		x.WriteHeader(http.StatusOK)
+	}
+	switch {
+	case !x.headDone:
+		// Nothing sent yet: one piece with a Content-Length.
+		n := x.written
+		if x.declared >= 0 && x.declared != x.written {
+			x.closeAfter = true
+		}
+		x.renderHead(n)
+		x.renderBody()
+	case x.chunked:
+		x.renderBody()
+		x.out = append(x.out, "0\r\n\r\n"...)
+	default:
+		x.renderBody()
+		if x.declared >= 0 && x.declared != x.written {
+			x.closeAfter = true
+		}
+	}
+	x.send(x.out, true)
+	x.out = nil
+}
+
+// abort ends the exchange without a proper response: a panicking
+// handler. The connection is closed, as net/http does.
+func (x *exchange) abort() {
+	x.mu.Lock()
+	x.done = true
+	x.mu.Unlock()
+	c := x.c
+	c.ld.post(func() {
+		if c.exchange != x {
+			return
+		}
+		c.exchange = nil
+		x.cancel()
+		c.ec.Abort(errors.New("httpd: handler panicked"))
+	})
+}
+
+// send hands b to the loop; last ends the exchange.
+func (x *exchange) send(b []byte, last bool) {
+	c := x.c
+	closeAfter := x.closeAfter
+	c.ld.post(func() {
+		if c.exchange != x {
+			return // the connection closed meanwhile
+		}
+		if len(b) > 0 {
+			c.ec.Write(b)
+		}
+		if last {
+			c.exchange = nil
+			x.cancel()
+			c.closeAfter = c.closeAfter || closeAfter
+			c.responded()
+		}
+	})
+}
+
+// Hijack implements http.Hijacker: the connection leaves the server and
+// becomes the handler's, as a net.Conn on the same loop.
+func (x *exchange) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	x.mu.Lock()
+	if x.done || x.hijacked {
+		x.mu.Unlock()
+		return nil, nil, http.ErrHijacked
+	}
+	x.hijacked = true
+	x.mu.Unlock()
+	type result struct {
+		fd   int
+		rest []byte
+		err  error
+	}
+	ch := make(chan result, 1)
+	c := x.c
+	out := x.out
+	c.ld.post(func() {
+		if c.exchange != x {
+			ch <- result{-1, nil, net.ErrClosed}
+			return
+		}
+		if len(out) > 0 {
+			c.ec.Write(out)
+		}
+		pending := append([]byte(nil), c.in...)
+		c.in = c.in[:0]
+		c.exchange = nil
+		c.ec.Detach(func(fd int, rest []byte, err error) {
+			ch <- result{fd, append(pending, rest...), err}
+		})
+	})
+	r := <-ch
+	if r.err != nil {
+		return nil, nil, r.err
+	}
+	network := "tcp"
+	if _, ok := c.ec.LocalAddr().(*net.UnixAddr); ok {
+		network = "unix"
+	}
+	nc := c.ld.loop.NewConn(r.fd, network)
+	var rd io.Reader = nc
+	if len(r.rest) > 0 {
+		rd = io.MultiReader(bytes.NewReader(r.rest), nc)
+	}
+	return nc, bufio.NewReadWriter(bufio.NewReader(rd), bufio.NewWriter(nc)), nil
+}
+
+// SetReadDeadline is for http.ResponseController. The loop has read the
+// whole body before the handler runs, so there is nothing left to bound.
+func (x *exchange) SetReadDeadline(time.Time) error { return nil }
+
+// SetWriteDeadline is for http.ResponseController: the connection is
+// aborted if the response has not left by t.
+func (x *exchange) SetWriteDeadline(t time.Time) error {
+	c := x.c
+	c.ld.post(func() {
+		if c.exchange != x {
+			return
+		}
+		if t.IsZero() {
+			c.ec.SetTimeout(0)
+			return
+		}
+		c.ec.SetTimeout(max(time.Until(t), time.Nanosecond))
+	})
+	return nil
+}
+
+// EnableFullDuplex is for http.ResponseController; the body is read
+// before the handler runs, so reading and writing never conflict.
+func (x *exchange) EnableFullDuplex() error { return nil }
+
+var (
+	_ http.ResponseWriter = (*exchange)(nil)
+	_ http.Flusher        = (*exchange)(nil)
+	_ http.Hijacker       = (*exchange)(nil)
+	_ io.StringWriter     = (*exchange)(nil)
+)

@@ -1,0 +1,507 @@
+package httpd
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"sync"
+
+	"github.com/uringd/uringd/evnet"
+	"github.com/uringd/uringd/httpd/internal/h1"
+	"github.com/uringd/uringd/sched"
+)
+
+// connHandler is the Server seen as the evnet.Handler of its connections.
+type connHandler Server
+
+// conn is one HTTP connection's state, owned by its loop. An idle
+// keep-alive connection holds nothing but this small struct: input is
+// parsed straight from the receive buffer, and only a request that
+// arrives in pieces is copied.
+type conn struct {
+	ld    *loopData
+	ec    *evnet.Conn
+	state connState
+	// in holds input not parsed yet: a head that arrived in pieces, or
+	// pipelined requests queued behind a response in progress.
+	in []byte
+	// partial keeps the parser's progress on an unfinished head in in, so
+	// a head that trickles in is scanned once, not again per piece.
+	partial *h1.Request
+	// head and body hold a request whose body is still arriving: the head
+	// bytes (parsed again once the body is complete) and the body so far
+	// (decoded, for chunked).
+	head    []byte
+	body    []byte
+	bodyLen int64 // Content-Length of that body, or -1 for chunked
+	chunked h1.ChunkedDecoder
+	// requests counts requests on this connection.
+	requests int
+	// closeAfter is set once the response in progress is the last one.
+	closeAfter bool
+	// inServe is set while serve runs: a response completed inside it
+	// does not resume parsing (serve's own loop goes on).
+	inServe bool
+	// exchange is the net/http handler's request in progress, if any.
+	exchange *exchange
+	// remote caches the peer's address as a string, for net/http.
+	remote string
+}
+
+type connState uint8
+
+const (
+	stIdle    connState = iota // waiting for a request (idle timeout)
+	stHead                     // a head has begun (header timeout)
+	stBody                     // the body of a parsed head is arriving (read timeout)
+	stBusy                     // a handler is producing the response; input waits
+	stClosing                  // the last response is out; evnet closes
+)
+
+func (h *connHandler) srv() *Server { return (*Server)(h) }
+
+// OnOpen implements evnet.Handler.
+func (h *connHandler) OnOpen(ec *evnet.Conn) {
+	s := h.srv()
+	ld := s.loops[ec.Loop()]
+	c := ld.newConn(ec)
+	ec.Context = c
+	ec.SetTimeout(s.idleTimeout())
+	if s.ConnState != nil {
+		s.ConnState(ec.RemoteAddr(), http.StateNew)
+	}
+}
+
+// OnData implements evnet.Handler.
+func (h *connHandler) OnData(ec *evnet.Conn, data []byte) {
+	c := ec.Context.(*conn)
+	switch c.state {
+	case stBusy:
+		// A response is in progress: keep what follows for later. A
+		// client pipelining without limit is stopped by reading no more
+		// once this backlog is a full head and body's worth.
+		c.in = append(c.in, data...)
+		if len(c.in) > c.ld.srv.maxBacklog() {
+			ec.PauseRead()
+		}
+		return
+	case stClosing:
+		return
+	case stBody:
+		n := c.feedBody(data)
+		if c.state == stBody {
+			return
+		}
+		data = data[n:]
+	}
+	if len(c.in) > 0 {
+		c.in = append(c.in, data...)
+		c.serve(c.in, true)
+		return
+	}
+	c.serve(data, false)
+}
+
+// OnClose implements evnet.Handler.
+func (h *connHandler) OnClose(ec *evnet.Conn, err error) {
+	c, _ := ec.Context.(*conn)
+	if c == nil {
+		return
+	}
+	s := h.srv()
+	if s.ConnState != nil {
+		s.ConnState(ec.RemoteAddr(), http.StateClosed)
+	}
+	if c.state == stBusy && s.handler != nil {
+		s.handler.connClosed(c)
+	}
+	c.ld.freeConn(c)
+	ec.Context = nil
+}
+
+// OnTimeout implements evnet.TimeoutHandler: the phase the connection is
+// in has taken too long.
+func (h *connHandler) OnTimeout(ec *evnet.Conn) {
+	c := ec.Context.(*conn)
+	switch c.state {
+	case stHead, stBody:
+		c.fail(http.StatusRequestTimeout, "request timeout")
+	default:
+		// Idle, or a response that does not leave: nothing more to say.
+		ec.Abort(evnet.ErrTimeout)
+	}
+}
+
+// OnDrained implements evnet.DrainHandler: a response has left, so the
+// write timeout gives way to the idle one.
+func (h *connHandler) OnDrained(ec *evnet.Conn) {
+	c := ec.Context.(*conn)
+	if c.state == stIdle {
+		ec.SetTimeout(h.srv().idleTimeout())
+	}
+}
+
+// OnEOF implements evnet.EOFHandler: the client shut down its sending
+// side. A response in progress still goes out, and the connection closes
+// after it; a net/http handler's context is cancelled, as net/http does
+// when the client goes away. An unfinished request is dropped.
+func (h *connHandler) OnEOF(ec *evnet.Conn) {
+	c := ec.Context.(*conn)
+	c.closeAfter = true
+	switch c.state {
+	case stBusy:
+		if c.exchange != nil {
+			c.exchange.cancel()
+		}
+	case stClosing:
+	default:
+		c.state = stClosing
+		ec.Close()
+	}
+}
+
+// OnDrain implements evnet.Drainer for Shutdown: an idle connection closes
+// now, a busy one after its response.
+func (h *connHandler) OnDrain(ec *evnet.Conn) {
+	c := ec.Context.(*conn)
+	c.closeAfter = true
+	if c.state == stIdle && len(c.in) == 0 {
+		c.state = stClosing
+		ec.Close()
+	}
+}
+
+// serve parses and serves the requests in buf, as many as are complete.
+// owned says buf is c.in (else it is the receive buffer, which must be
+// copied to be kept).
+func (c *conn) serve(buf []byte, owned bool) {
+	s := c.ld.srv
+	c.inServe = true
+	defer func() { c.inServe = false }()
+	for len(buf) > 0 && c.state != stClosing && c.state != stBusy {
+		req := &c.ld.req
+		partial := c.partial
+		if partial != nil {
+			req = partial
+			c.partial = nil
+		}
+		n, err := h1.Parse(buf, req, &s.limits)
+		if err == h1.ErrIncomplete {
+			if partial == nil {
+				// Keep the parser's progress in a request of the
+				// connection's own, by parsing the kept bytes into it.
+				partial = c.ld.getPartial()
+				_, _ = h1.Parse(buf, partial, &s.limits)
+			}
+			c.partial = partial
+			if c.state == stIdle {
+				c.state = stHead
+				c.ec.SetTimeout(s.readHeaderTimeout())
+			}
+			c.keep(buf, owned)
+			return
+		}
+		if err != nil {
+			if partial != nil {
+				c.ld.putPartial(partial)
+			}
+			var he *h1.Error
+			if errors.As(err, &he) {
+				c.fail(he.Status, he.Reason)
+			} else {
+				c.fail(http.StatusBadRequest, err.Error())
+			}
+			return
+		}
+		// A complete head.
+		switch {
+		case !req.HasBody():
+			c.dispatch(req, nil)
+			buf = buf[n:]
+		case !req.Chunked && int64(len(buf)-n) >= req.ContentLength:
+			end := n + int(req.ContentLength)
+			c.dispatch(req, buf[n:end])
+			buf = buf[end:]
+		default:
+			// The body is still arriving: keep the head, collect the body.
+			// feedBody takes all of rest unless the body ends in it.
+			c.startBody(req, buf[:n])
+			rest := buf[n:]
+			buf = rest[c.feedBody(rest):]
+		}
+		if partial != nil {
+			c.ld.putPartial(partial)
+		}
+	}
+	c.keep(buf, owned)
+}
+
+// keep stores the unparsed rest of the input in c.in.
+func (c *conn) keep(buf []byte, owned bool) {
+	if len(buf) == 0 {
+		if c.in != nil {
+			c.ld.putBuf(c.in)
+			c.in = nil
+		}
+		return
+	}
+	if owned && len(c.in) > 0 && &buf[0] == &c.in[0] {
+		return
+	}
+	if owned {
+		// buf is a tail of c.in: move it to the front.
+		c.in = c.in[:copy(c.in, buf)]
+		return
+	}
+	if c.in == nil {
+		c.in = c.ld.getBuf(len(buf))
+	}
+	c.in = append(c.in[:0], buf...)
+}
+
+// startBody keeps a head whose body has not fully arrived.
+func (c *conn) startBody(req *h1.Request, head []byte) {
+	s := c.ld.srv
+	c.state = stBody
+	c.head = append(c.ld.getBuf(len(head))[:0], head...)
+	c.body = c.ld.getBuf(0)
+	c.bodyLen = req.ContentLength
+	if req.Chunked {
+		c.bodyLen = -1
+		c.chunked.Reset(&s.limits)
+	}
+	if req.Expect100Continue {
+		c.ec.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+	}
+	c.ec.SetTimeout(s.readTimeout())
+}
+
+// feedBody adds body bytes from data and returns how many it used; once
+// the body is complete it serves the request.
+func (c *conn) feedBody(data []byte) int {
+	used := 0
+	if c.bodyLen >= 0 {
+		need := int(c.bodyLen) - len(c.body)
+		used = min(need, len(data))
+		c.body = append(c.body, data[:used]...)
+		if len(c.body) < int(c.bodyLen) {
+			return used
+		}
+	} else {
+		for {
+			chunk, n, err := c.chunked.Decode(data[used:])
+			used += n
+			c.body = append(c.body, chunk...)
+			if err == nil {
+				continue
+			}
+			if err == h1.ErrIncomplete {
+				return used
+			}
+			if err != io.EOF {
+				var he *h1.Error
+				if errors.As(err, &he) {
+					c.fail(he.Status, he.Reason)
+				} else {
+					c.fail(http.StatusBadRequest, err.Error())
+				}
+				return len(data)
+			}
+			break
+		}
+	}
+	// Complete: parse the kept head again and serve.
+	req := &c.ld.req
+	if _, err := h1.Parse(c.head, req, &c.ld.srv.limits); err != nil {
+		c.fail(http.StatusBadRequest, "head changed")
+		return len(data)
+	}
+	c.state = stIdle
+	head, body := c.head, c.body
+	c.head, c.body = nil, nil
+	c.dispatch(req, body)
+	c.ld.putBuf(head)
+	c.ld.putBuf(body)
+	return used
+}
+
+// fail answers a request that cannot be served and closes the connection:
+// after a malformed request, where the next one starts is unknown.
+func (c *conn) fail(status int, reason string) {
+	if c.state == stClosing {
+		return
+	}
+	c.state = stClosing
+	c.ld.srv.ErrorLog.Debug("httpd: refusing request", "status", status, "reason", reason, "remote", c.ec.RemoteAddr().String())
+	c.ld.writeError(c.ec, status)
+	c.ec.Close()
+}
+
+// dispatch runs the handler for a complete request.
+func (c *conn) dispatch(req *h1.Request, body []byte) {
+	s := c.ld.srv
+	c.requests++
+	keep := req.KeepAlive && !s.DisableKeepAlives && !c.closeAfter &&
+		(s.MaxRequestsPerConn <= 0 || c.requests < s.MaxRequestsPerConn)
+	c.closeAfter = !keep
+	if s.handler != nil {
+		c.state = stBusy
+		c.ec.SetTimeout(0)
+		s.handler.serve(c, req, body)
+		return
+	}
+	w := c.ld.getResponse(c, req)
+	r := &c.ld.request
+	r.reset(c, req, body)
+	c.state = stBusy
+	c.ec.SetTimeout(0)
+	s.Handler.ServeHTTP(w, r)
+	r.reset(nil, nil, nil)
+	if !w.async {
+		w.finish()
+	}
+}
+
+// responded runs when a response is complete: the connection either
+// closes or goes on with the input that waited.
+func (c *conn) responded() {
+	s := c.ld.srv
+	if c.closeAfter {
+		c.state = stClosing
+		c.ec.Close()
+		return
+	}
+	c.state = stIdle
+	c.ec.SetTimeout(s.writeTimeout())
+	if len(c.in) > 0 && !c.inServe {
+		// An asynchronous response completed: serve what waited.
+		c.ec.ResumeRead()
+		c.serve(c.in, true)
+	}
+}
+
+// maxBacklog is how much pipelined input a busy connection buffers.
+func (s *Server) maxBacklog() int {
+	return max(s.limits.MaxHeaderBytes, h1.DefaultLimits.MaxHeaderBytes) + 64<<10
+}
+
+// loopData is the server's state on one loop: scratch objects reused for
+// every request, and pools of buffers and connection records.
+type loopData struct {
+	srv      *Server
+	loop     *sched.Loop
+	req      h1.Request
+	request  Request
+	date     dateCache
+	conns    []*conn
+	bufs     [][]byte
+	partials []*h1.Request
+	resps    []*Response
+	scratch  []byte // response heads are rendered here
+}
+
+// post runs fn on the loop, from any goroutine.
+func (ld *loopData) post(fn func()) {
+	p := postPool.Get().(*postOp)
+	p.fn = fn
+	p.op.Data = p
+	p.op.PrepCall(runPost)
+	if err := ld.loop.Post(&p.op); err != nil {
+		p.fn = nil
+		postPool.Put(p)
+	}
+}
+
+type postOp struct {
+	op sched.Op
+	fn func()
+}
+
+var postPool = sync.Pool{New: func() any { return new(postOp) }}
+
+// runPost runs a posted function; if the loop is closing, the function
+// still runs (its writes go nowhere) so that whoever waits on it is
+// released.
+func runPost(op *sched.Op, _ sched.Result) {
+	p := op.Data.(*postOp)
+	fn := p.fn
+	p.fn = nil
+	postPool.Put(p)
+	fn()
+}
+
+func newLoopData(s *Server, l *sched.Loop) *loopData {
+	return &loopData{srv: s, loop: l}
+}
+
+func (ld *loopData) newConn(ec *evnet.Conn) *conn {
+	var c *conn
+	if n := len(ld.conns); n > 0 {
+		c = ld.conns[n-1]
+		ld.conns = ld.conns[:n-1]
+	} else {
+		c = new(conn)
+	}
+	*c = conn{ld: ld, ec: ec}
+	return c
+}
+
+func (ld *loopData) freeConn(c *conn) {
+	if c.in != nil {
+		ld.putBuf(c.in)
+	}
+	if c.head != nil {
+		ld.putBuf(c.head)
+	}
+	if c.body != nil {
+		ld.putBuf(c.body)
+	}
+	if c.partial != nil {
+		ld.putPartial(c.partial)
+	}
+	*c = conn{}
+	if len(ld.conns) < 1024 {
+		ld.conns = append(ld.conns, c)
+	}
+}
+
+const (
+	minBuf  = 4 << 10
+	keepBuf = 64 << 10
+)
+
+func (ld *loopData) getBuf(n int) []byte {
+	for i := len(ld.bufs) - 1; i >= 0; i-- {
+		if cap(ld.bufs[i]) >= n {
+			b := ld.bufs[i]
+			ld.bufs[i] = ld.bufs[len(ld.bufs)-1]
+			ld.bufs[len(ld.bufs)-1] = nil
+			ld.bufs = ld.bufs[:len(ld.bufs)-1]
+			return b[:0]
+		}
+	}
+	return make([]byte, 0, max(n, minBuf))
+}
+
+func (ld *loopData) putBuf(b []byte) {
+	if cap(b) == 0 || cap(b) > keepBuf || len(ld.bufs) >= 256 {
+		return
+	}
+	ld.bufs = append(ld.bufs, b[:0])
+}
+
+func (ld *loopData) getPartial() *h1.Request {
+	if n := len(ld.partials); n > 0 {
+		r := ld.partials[n-1]
+		ld.partials = ld.partials[:n-1]
+		return r
+	}
+	return new(h1.Request)
+}
+
+func (ld *loopData) putPartial(r *h1.Request) {
+	r.Reset()
+	if len(ld.partials) < 256 {
+		ld.partials = append(ld.partials, r)
+	}
+}

@@ -1,0 +1,285 @@
+package httpd
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/uringd/uringd/httpd/internal/h1"
+	"github.com/uringd/uringd/sched"
+)
+
+// ErrResponseDone is returned by writes to a finished response.
+var ErrResponseDone = errors.New("httpd: response already finished")
+
+// Response writes the response to one request, on the connection's loop.
+// The body is buffered and sent with a Content-Length when the response
+// finishes; Flush sends what is there at once, with chunked encoding from
+// then on (or with the length given to SetContentLength). Headers are
+// added with Header; the server adds Date, Server, Content-Length or
+// Transfer-Encoding, and Connection itself.
+//
+// A Response finishes when ServeHTTP returns, unless the handler called
+// Async: it then finishes with Finish, on the loop (Post gets there from
+// any goroutine). Responses on one connection leave in request order.
+type Response struct {
+	c             *conn
+	status        int
+	hdr           []byte // extra header lines, "Name: value\r\n" each
+	body          []byte
+	contentLength int64 // declared by SetContentLength, or -1
+	written       int64 // body bytes sent or buffered
+	head          bool  // a HEAD request: headers only
+	http10        bool
+	async         bool
+	headerSent    bool
+	chunked       bool
+	done          bool
+}
+
+func (ld *loopData) getResponse(c *conn, req *h1.Request) *Response {
+	var w *Response
+	if n := len(ld.resps); n > 0 {
+		w = ld.resps[n-1]
+		ld.resps = ld.resps[:n-1]
+	} else {
+		w = new(Response)
+	}
+	w.c = c
+	w.status = http.StatusOK
+	w.hdr, w.body = w.hdr[:0], w.body[:0]
+	w.contentLength, w.written = -1, 0
+	w.head = string(req.Method) == http.MethodHead
+	w.http10 = req.ProtoMinor == 0
+	w.async, w.headerSent, w.chunked, w.done = false, false, false, false
+	return w
+}
+
+func (ld *loopData) putResponse(w *Response) {
+	w.c = nil
+	if cap(w.body) > keepBuf {
+		w.body = nil
+	}
+	if len(ld.resps) < 1024 {
+		ld.resps = append(ld.resps, w)
+	}
+}
+
+// SetStatus sets the status code (default 200). It has no effect once
+// headers have been sent (after Flush).
+func (w *Response) SetStatus(code int) {
+	if !w.headerSent && code >= 100 && code <= 999 {
+		w.status = code
+	}
+}
+
+// Header adds a header field. A name that is not a token, or a value with
+// CR, LF or NUL (which would let a client inject headers), is dropped;
+// Content-Length and Transfer-Encoding are the server's (use
+// SetContentLength). "Connection: close" makes this the connection's last
+// response.
+func (w *Response) Header(name, value string) {
+	if w.headerSent || !validHeaderName(name) || !validHeaderValue(value) {
+		return
+	}
+	switch {
+	case equalFold(name, "Content-Length"), equalFold(name, "Transfer-Encoding"):
+		return
+	case equalFold(name, "Connection"):
+		if containsToken(value, "close") {
+			w.c.closeAfter = true
+		}
+		return
+	}
+	w.hdr = append(w.hdr, name...)
+	w.hdr = append(w.hdr, ": "...)
+	w.hdr = append(w.hdr, value...)
+	w.hdr = append(w.hdr, "\r\n"...)
+}
+
+// HeaderBytes is Header with a byte-slice value.
+func (w *Response) HeaderBytes(name string, value []byte) {
+	w.Header(name, bytesToString(value))
+}
+
+// SetContentLength declares the body's length before it is written, so
+// that a Flush sends it without chunked encoding.
+func (w *Response) SetContentLength(n int64) {
+	if !w.headerSent && n >= 0 {
+		w.contentLength = n
+	}
+}
+
+// Write adds b to the body.
+func (w *Response) Write(b []byte) (int, error) {
+	if w.done {
+		return 0, ErrResponseDone
+	}
+	w.written += int64(len(b))
+	if !bodyAllowed(w.status) || w.head {
+		return len(b), nil
+	}
+	if w.headerSent && !w.chunked {
+		// Streaming a declared length: straight to the connection.
+		return w.c.ec.Write(b)
+	}
+	w.body = append(w.body, b...)
+	return len(b), nil
+}
+
+// WriteString adds s to the body.
+func (w *Response) WriteString(s string) (int, error) {
+	if w.done {
+		return 0, ErrResponseDone
+	}
+	w.written += int64(len(s))
+	if !bodyAllowed(w.status) || w.head {
+		return len(s), nil
+	}
+	if w.headerSent && !w.chunked {
+		return w.c.ec.WriteString(s)
+	}
+	w.body = append(w.body, s...)
+	return len(s), nil
+}
+
+// Flush sends the headers and the body so far now (it still leaves at
+// the end of the loop's current batch of callbacks, with whatever else is
+// queued on the connection).
+func (w *Response) Flush() {
+	if w.done {
+		return
+	}
+	if !w.headerSent {
+		w.chunked = w.contentLength < 0 && !w.http10 && bodyAllowed(w.status) && !w.head
+		if w.contentLength < 0 && w.http10 {
+			w.c.closeAfter = true // the end of the body is the end of the connection
+		}
+		w.writeHead(w.contentLength)
+	}
+	w.flushBody()
+}
+
+func (w *Response) flushBody() {
+	if len(w.body) == 0 {
+		return
+	}
+	ec := w.c.ec
+	if w.chunked {
+		buf := w.c.ld.scratch[:0]
+		buf = strconv.AppendInt(buf, int64(len(w.body)), 16)
+		buf = append(buf, "\r\n"...)
+		ec.Write(buf)
+		ec.Write(w.body)
+		ec.WriteString("\r\n")
+		w.c.ld.scratch = buf
+	} else {
+		ec.Write(w.body)
+	}
+	w.body = w.body[:0]
+}
+
+// Async marks the response as finished later, with Finish: ServeHTTP may
+// return before the work it waits for is done. Requests behind it on the
+// connection wait.
+func (w *Response) Async() { w.async = true }
+
+// Finish completes an asynchronous response. It must run on the loop
+// (from a callback, a timer, or a Post function).
+func (w *Response) Finish() {
+	if w.done {
+		return
+	}
+	w.finish()
+}
+
+// Post runs fn on the response's loop, from any goroutine: how work done
+// elsewhere comes back to finish an asynchronous response. If the client
+// has gone by then, fn runs anyway (writes are discarded) so the handler
+// can release what it holds.
+func (w *Response) Post(fn func(w *Response)) {
+	w.c.ld.post(func() { fn(w) })
+}
+
+// Loop returns the loop the response is written on.
+func (w *Response) Loop() *sched.Loop { return w.c.ld.loop }
+
+// finish sends what is left and hands the connection on.
+func (w *Response) finish() {
+	w.done = true
+	c := w.c
+	if !w.headerSent {
+		n := w.contentLength
+		if n < 0 || n != w.written {
+			n = w.written
+		}
+		w.writeHead(n)
+		if len(w.body) > 0 {
+			c.ec.Write(w.body)
+		}
+	} else {
+		w.flushBody()
+		if w.chunked {
+			c.ec.WriteString("0\r\n\r\n")
+		} else if w.contentLength >= 0 && w.written != w.contentLength {
+			// Fewer bytes than declared: the framing is broken, and the
+			// client can only learn it from the connection closing.
+			c.closeAfter = true
+		}
+	}
+	c.ld.putResponse(w)
+	if c.ec.Closed() {
+		return
+	}
+	c.responded()
+}
+
+// writeHead renders the status line and headers into the connection's
+// output. n is the Content-Length to send (-1: none).
+func (w *Response) writeHead(n int64) {
+	w.headerSent = true
+	ld := w.c.ld
+	b := ld.scratch[:0]
+	b = appendStatusLine(b, w.status, w.http10)
+	b = ld.appendStdHeaders(b)
+	switch {
+	case !bodyAllowed(w.status):
+	case w.chunked:
+		b = append(b, "Transfer-Encoding: chunked\r\n"...)
+	case n >= 0:
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, n, 10)
+		b = append(b, "\r\n"...)
+	}
+	switch {
+	case w.c.closeAfter:
+		b = append(b, "Connection: close\r\n"...)
+	case w.http10:
+		b = append(b, "Connection: keep-alive\r\n"...)
+	}
+	b = append(b, w.hdr...)
+	b = append(b, "\r\n"...)
+	w.c.ec.Write(b)
+	ld.scratch = b
+}
+
+// bodyAllowed reports whether a response with this status has a body
+// (RFC 9110 §6.4.1).
+func bodyAllowed(status int) bool {
+	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
+}
+
+// writeError sends a short error response that closes the connection.
+func (ld *loopData) writeError(ec interface{ Write([]byte) (int, error) }, status int) {
+	text := http.StatusText(status)
+	b := ld.scratch[:0]
+	b = appendStatusLine(b, status, false)
+	b = ld.appendStdHeaders(b)
+	b = append(b, "Content-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: "...)
+	b = strconv.AppendInt(b, int64(len(text)+1), 10)
+	b = append(b, "\r\n\r\n"...)
+	b = append(b, text...)
+	b = append(b, '\n')
+	ec.Write(b)
+	ld.scratch = b
+}
