@@ -25,6 +25,8 @@ type Conn struct {
 
 	flags    connFlags
 	closeErr error
+	deadline time.Time // when the timeout expires (zero: none)
+	timerAt  time.Time // when the armed timer fires (zero: not armed)
 	detach   func(fd int, rest []byte, err error)
 	rest     []byte // input that arrived during Detach
 	timer    *sched.Timer
@@ -429,6 +431,10 @@ func (c *Conn) ResumeRead() {
 // SetTimeout arms the connection's timer to fire after d, replacing any
 // earlier setting; d <= 0 disarms it. On expiry a TimeoutHandler's
 // OnTimeout runs, or else the connection is aborted with ErrTimeout.
+// Protocols re-arm it per request and per phase, so it is cheap: moving
+// the deadline later only records it (the timer, when it fires early,
+// re-arms itself for what is left), and only an earlier deadline touches
+// the loop's timer heap.
 func (c *Conn) SetTimeout(d time.Duration) {
 	if c.flags&(flagClosed|flagLingering) != 0 {
 		return
@@ -438,20 +444,31 @@ func (c *Conn) SetTimeout(d time.Duration) {
 
 func (c *Conn) setTimer(d time.Duration) {
 	if d <= 0 {
-		if c.timer != nil {
-			c.timer.Stop()
-		}
+		c.deadline = time.Time{}
 		return
 	}
+	c.deadline = c.ls.loop.Now().Add(d)
 	if c.timer == nil {
 		c.timer = c.ls.loop.NewTimer(c.onTimer)
 	}
-	c.timer.Reset(d)
+	if c.timerAt.IsZero() || c.deadline.Before(c.timerAt) {
+		c.timerAt = c.deadline
+		c.timer.Reset(d)
+	}
 }
 
 func (c *Conn) onTimer() {
+	c.timerAt = time.Time{}
+	if c.flags&flagClosed != 0 || c.deadline.IsZero() {
+		return
+	}
+	if left := c.deadline.Sub(c.ls.loop.Now()); left > 0 {
+		c.timerAt = c.deadline
+		c.timer.Reset(left)
+		return
+	}
+	c.deadline = time.Time{}
 	switch {
-	case c.flags&flagClosed != 0:
 	case c.flags&flagLingering != 0:
 		c.finishWhenIdle()
 	default:

@@ -33,7 +33,7 @@ func appendStatusLine(b []byte, code int, _ bool) []byte {
 // appendStdHeaders appends Server and Date.
 func (ld *loopData) appendStdHeaders(b []byte) []byte {
 	b = append(b, ld.srv.serverLine()...)
-	return append(b, ld.date.line()...)
+	return append(b, ld.date.line(ld.loop.Now())...)
 }
 
 func (s *Server) serverLine() string {
@@ -56,8 +56,7 @@ type dateCache struct {
 	buf []byte
 }
 
-func (d *dateCache) line() []byte {
-	now := time.Now()
+func (d *dateCache) line(now time.Time) []byte {
 	if sec := now.Unix(); sec != d.sec || d.buf == nil {
 		d.sec = sec
 		d.buf = append(d.buf[:0], "Date: "...)

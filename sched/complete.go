@@ -61,6 +61,7 @@ func (l *Loop) runCallbacks() {
 		return
 	}
 	start := time.Now()
+	l.batchStart = start
 	for l.doneNext < len(l.done) {
 		l.runFrom()
 	}

@@ -108,6 +108,8 @@ type Loop struct {
 	timers    timerHeap
 	deadlines deadlineHeap
 	epoch     time.Time // origin of op deadlines (monotonic)
+	// batchStart is when the current batch of callbacks began (Now).
+	batchStart time.Time
 
 	inbox    inbox
 	ops      atomic.Int64 // user ops posted or submitted and not yet final
@@ -364,6 +366,16 @@ func (l *Loop) ThreadID() int { return int(l.tid.Load()) }
 
 // Done is closed when the loop has exited.
 func (l *Loop) Done() <-chan struct{} { return l.exited }
+
+// Now returns the time the loop's current batch of callbacks began: a
+// clock for timeouts and Date headers that costs nothing to read, and is
+// at most one batch behind time.Now. It must be called on the loop.
+func (l *Loop) Now() time.Time {
+	if l.batchStart.IsZero() {
+		return time.Now()
+	}
+	return l.batchStart
+}
 
 // now is the loop's monotonic clock for op deadlines, in nanoseconds since
 // the loop started.

@@ -70,6 +70,7 @@ func (l *Loop) runTimers() {
 		return
 	}
 	now := time.Now()
+	l.batchStart = now
 	for len(l.timers) > 0 && !l.timers[0].when.After(now) {
 		t := heap.Pop(&l.timers).(*Timer)
 		l.metrics.timerLag(now.Sub(t.when))
