@@ -17,11 +17,16 @@ type Conn struct {
 	fd int
 
 	recv sched.Op  // the multishot receive
-	send *sched.Op // the send in flight; from the loop's pool, so an idle connection holds none
+	send *sched.Op // the send or splice in flight; from the loop's pool, so an idle connection holds none
 
 	out     []byte // queued output, not yet handed to the kernel
 	sending []byte // output lent to the kernel by the send in flight
 	sent    int    // bytes of sending already sent
+
+	// files are the file ranges queued by SendFile, in order; bytes
+	// written after one wait in its after.
+	files, filesTail *fileSeg
+	pipe             pipe // the loop's pipe lent for a splice, while one runs
 
 	flags    connFlags
 	closeErr error
@@ -76,6 +81,11 @@ func (c *Conn) Write(b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
+	if c.filesTail != nil {
+		c.filesTail.after = append(c.filesTail.after, b...)
+		c.queued()
+		return len(b), nil
+	}
 	c.grow(len(b))
 	c.out = append(c.out, b...)
 	c.queued()
@@ -90,6 +100,11 @@ func (c *Conn) WriteString(s string) (int, error) {
 	if len(s) == 0 {
 		return 0, nil
 	}
+	if c.filesTail != nil {
+		c.filesTail.after = append(c.filesTail.after, s...)
+		c.queued()
+		return len(s), nil
+	}
 	c.grow(len(s))
 	c.out = append(c.out, s...)
 	c.queued()
@@ -100,6 +115,9 @@ func (c *Conn) WriteString(s string) (int, error) {
 // for handlers that format in place (strconv.AppendInt, ...): pass the
 // result to Write, which then copies nothing if it still fits.
 func (c *Conn) AvailableBuffer() []byte {
+	if c.filesTail != nil {
+		return c.filesTail.after[len(c.filesTail.after):]
+	}
 	c.grow(0)
 	return c.out[len(c.out):]
 }
@@ -131,8 +149,15 @@ func (c *Conn) queued() {
 	}
 }
 
-// Buffered returns how many bytes are queued or being sent.
-func (c *Conn) Buffered() int { return len(c.out) + len(c.sending) - c.sent }
+// Buffered returns how many bytes are queued or being sent (file ranges
+// queued with SendFile hold no memory and do not count).
+func (c *Conn) Buffered() int {
+	n := len(c.out) + len(c.sending) - c.sent
+	for f := c.files; f != nil; f = f.next {
+		n += len(f.after)
+	}
+	return n
+}
 
 // flush hands the queued output to the kernel, unless a send is already
 // in flight (its completion sends the rest).
@@ -141,6 +166,10 @@ func (c *Conn) flush() {
 		return
 	}
 	if len(c.out) == 0 {
+		if c.files != nil {
+			c.spliceNext()
+			return
+		}
 		c.afterOutput()
 		return
 	}
@@ -182,7 +211,13 @@ func (c *Conn) onSent(op *sched.Op, r sched.Result) {
 	}
 	c.ls.bufs.put(c.sending)
 	c.sending, c.sent = nil, 0
-	if len(c.out) == 0 && c.flags&(flagClosing|flagClosed) == 0 {
+	c.sentSome()
+}
+
+// sentSome runs when a send or a file range has been handed over in full:
+// it reports a drained queue, lifts the throttle, and sends what is next.
+func (c *Conn) sentSome() {
+	if len(c.out) == 0 && c.files == nil && c.flags&(flagClosing|flagClosed) == 0 {
 		if d, ok := c.ls.srv.h.(DrainHandler); ok {
 			d.OnDrained(c)
 		}
@@ -388,6 +423,7 @@ func (c *Conn) finish() {
 	c.ls.bufs.put(c.out)
 	c.ls.bufs.put(c.sending)
 	c.out, c.sending = nil, nil
+	c.dropFiles(ErrClosed)
 	c.ls.remove(c)
 	s := c.ls.srv
 	s.conns.Add(-1)

@@ -25,6 +25,7 @@ type loopState struct {
 	count int
 	bufs  bufPool
 	ops   []*sched.Op // free send ops
+	pipes []pipe      // free, empty pipes for splicing
 }
 
 func (ls *loopState) getOp() *sched.Op {
