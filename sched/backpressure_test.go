@@ -151,7 +151,6 @@ func TestBackpressureMaxOps(t *testing.T) {
 // A Conn call that waits for room in a full loop is still a blocked
 // net.Conn call: a deadline or Close must end it.
 func TestBackpressureConnWaitHonoursDeadlineAndClose(t *testing.T) {
-	skipBug(t, "Conn.roundTrip waits for room in Loop.waitRoom (conn.go:167, :205) with no deadline and no Close check: a Read waiting for room ignores SetReadDeadline, and Close blocks until an unrelated op completes")
 	// fullLoop returns a loop holding MaxOps receives, a Conn on it whose
 	// Read waits for room, and a rescue that makes room.
 	fullLoop := func(t *testing.T) (*Conn, <-chan ioResult, func()) {

@@ -35,7 +35,6 @@ type waiter struct {
 func newWaiter() *waiter {
 	w := &waiter{done: make(chan struct{}, 1)}
 	w.op.Data = w
-	w.op.dlIndex = -1
 	return w
 }
 

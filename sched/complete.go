@@ -151,7 +151,7 @@ func (l *Loop) dispatch(c completion) {
 		}
 	}
 	if c.final {
-		if op.dlIndex >= 0 {
+		if op.dlPos != 0 {
 			l.deadlines.remove(op)
 		}
 		if op.timedOut && c.res.Res == -int32(unix.ECANCELED) {

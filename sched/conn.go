@@ -145,6 +145,10 @@ func (d *direction) expired() bool {
 // roundTrip runs one recv or send through the ring under the direction's
 // deadline, and again when a deadline change cancelled it early.
 func (c *Conn) roundTrip(d *direction, name string, prep func(*Op)) (int, error) {
+	if c.loop.OnLoop() {
+		// From the loop's own callback the call would wait for itself.
+		return 0, c.opErr(name, ErrOnLoop)
+	}
 	w := d.w
 	for {
 		d.dmu.Lock()
@@ -172,7 +176,7 @@ func (c *Conn) roundTrip(d *direction, name string, prep func(*Op)) (int, error)
 		err := c.loop.Post(&w.op)
 		if err == ErrOverloaded {
 			d.dmu.Unlock()
-			if err = c.loop.waitRoom(); err != nil {
+			if err = c.waitRoom(d); err != nil {
 				return 0, c.opErr(name, err)
 			}
 			continue
@@ -209,20 +213,46 @@ func (c *Conn) roundTrip(d *direction, name string, prep func(*Op)) (int, error)
 // window in which a concurrent SetDeadline must not be lost.
 var testHookBeforePost func(c *Conn, d *direction)
 
-// waitRoom waits until the loop may have room for one more op.
-func (l *Loop) waitRoom() error {
-	room := l.room.Load()
-	l.full.Store(true)
-	if l.ops.Load() < int64(l.cfg.MaxOps) {
-		return nil
-	}
-	select {
-	case <-*room:
-		return nil
-	case <-l.exited:
-		return ErrClosed
+// waitRoom waits until the loop may have room for one more op, as a
+// blocked call: the direction's deadline and Close end the wait too. Both
+// can change while it waits, so it looks at them again every roomPoll
+// (a loop is full only under overload; this is not a hot path).
+func (c *Conn) waitRoom(d *direction) error {
+	l := c.loop
+	for {
+		room := l.room.Load()
+		l.full.Store(true)
+		if l.ops.Load() < int64(l.cfg.MaxOps) {
+			return nil
+		}
+		if c.ref.closing() {
+			return net.ErrClosed
+		}
+		wait := roomPoll
+		d.dmu.Lock()
+		dl := d.deadline
+		d.dmu.Unlock()
+		if !dl.IsZero() {
+			left := time.Until(dl)
+			if left <= 0 {
+				return os.ErrDeadlineExceeded
+			}
+			wait = min(wait, left)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-*room:
+			t.Stop()
+			return nil
+		case <-l.exited:
+			t.Stop()
+			return ErrClosed
+		case <-t.C:
+		}
 	}
 }
+
+const roomPoll = 20 * time.Millisecond
 
 func (c *Conn) opErr(op string, err error) error {
 	return &net.OpError{Op: op, Net: c.network, Source: c.laddr, Addr: c.raddr, Err: err}
@@ -238,6 +268,11 @@ func (c *Conn) Close() error {
 	}
 	c.rd.cancelActive(c.loop)
 	c.wr.cancelActive(c.loop)
+	if c.loop.OnLoop() {
+		// A callback cannot wait for calls the loop itself must complete:
+		// the socket closes when the last of them returns.
+		return nil
+	}
 	<-c.ref.drained
 	if c.ref.closeErr != nil {
 		return c.opErr("close", os.NewSyscallError("close", c.ref.closeErr))

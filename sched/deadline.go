@@ -11,7 +11,7 @@ type deadlineHeap []*Op
 func (h deadlineHeap) Len() int { return len(h) }
 
 func (h *deadlineHeap) push(op *Op) {
-	op.dlIndex = int32(len(*h))
+	op.dlPos = int32(len(*h)) + 1
 	*h = append(*h, op)
 	h.up(len(*h) - 1)
 }
@@ -29,14 +29,14 @@ func (h *deadlineHeap) popDue(now int64) *Op {
 
 func (h *deadlineHeap) remove(op *Op) {
 	old := *h
-	i := int(op.dlIndex)
+	i := int(op.dlPos) - 1
 	last := len(old) - 1
 	if i != last {
 		old.swap(i, last)
 	}
 	old[last] = nil
 	*h = old[:last]
-	op.dlIndex = -1
+	op.dlPos = 0
 	if i != last {
 		h.down(i)
 		h.up(i)
@@ -53,8 +53,8 @@ func (h deadlineHeap) untilNext(now int64) (time.Duration, bool) {
 
 func (h deadlineHeap) swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
-	h[i].dlIndex = int32(i)
-	h[j].dlIndex = int32(j)
+	h[i].dlPos = int32(i) + 1
+	h[j].dlPos = int32(j) + 1
 }
 
 func (h deadlineHeap) up(i int) {

@@ -179,8 +179,10 @@ func (l *Loop) main(started chan<- error) {
 		return
 	}
 	started <- nil
+	// Deferred, so that it also runs when a callback's runtime.Goexit has
+	// unwound through runGuarded (which kept the loop running meanwhile).
+	defer l.teardown()
 	l.runGuarded()
-	l.teardown()
 }
 
 func (l *Loop) setup() error {

@@ -220,7 +220,6 @@ func TestMisuseBlockingCallsOnLoop(t *testing.T) {
 
 // Conn's calls are blocking calls too.
 func TestMisuseConnReadOnLoop(t *testing.T) {
-	skipBug(t, "Conn.roundTrip (conn.go:139) does not check OnLoop: a Conn Read (or Write, or Close with a call in flight) from a callback posts its op and waits for the loop it is blocking, forever")
 	checkGoroutines(t)
 	l := newLoop(t, Config{})
 	c, peer := unixConnPair(t, l)
@@ -403,7 +402,6 @@ func TestLoopCancel(t *testing.T) {
 // An Op that was never prepared is the zero Op: a NOP with no callback.
 // Posting it must not disturb other ops' deadlines.
 func TestMisuseUnpreparedOp(t *testing.T) {
-	skipBug(t, "a never-prepared Op has dlIndex 0, not -1 (only reset sets -1): at its final completion dispatch calls l.deadlines.remove on it (complete.go:154), which removes whichever op sits at the top of the deadline heap, or panics on an empty heap")
 	checkFds(t)
 	checkGoroutines(t)
 	l := newLoop(t, Config{Logger: discardLogger()})
@@ -431,7 +429,7 @@ func TestMisuseUnpreparedOp(t *testing.T) {
 }
 
 // TestOpResetClearsFields: every Prep goes through Op.reset, which must
-// clear every field but the ones it sets (kind, fd, cb, dlIndex), the
+// clear every field but the ones it sets (kind, fd, cb), the
 // caller's Data and the atomics (inUse, seq: read concurrently by the
 // loop). Every field is set to a non-zero value first, so a field added
 // to Op without a line in reset fails here.
@@ -482,9 +480,9 @@ func TestOpResetClearsFields(t *testing.T) {
 			if op.Data != data {
 				t.Errorf("Data = %v, want it kept (%v)", op.Data, data)
 			}
-		case "dlIndex":
-			if op.dlIndex != -1 {
-				t.Errorf("dlIndex = %d, want -1", op.dlIndex)
+		case "dlPos":
+			if op.dlPos != 0 {
+				t.Errorf("dlPos = %d, want 0", op.dlPos)
 			}
 		case "inUse":
 			if op.inUse.Load() {

@@ -110,7 +110,7 @@ type Op struct {
 	opFlags   uint32
 	inUse     atomic.Bool   // set by Post/Submit, cleared before the final callback
 	seq       atomic.Uint32 // odd while submitted, even when idle; cancel requests name one submission
-	dlIndex   int32         // loop-owned: index in the deadline heap, -1 if none
+	dlPos     int32         // loop-owned: index in the deadline heap plus one; 0 (a zero Op too) when not in it
 	// off and off2 hold offsets; for KindTimeout they are the timespec
 	// the kernel reads.
 	off  uint64
@@ -156,7 +156,7 @@ func (o *Op) reset(kind Kind, fd int, cb Callback) {
 	// late cancel request) and must not be rewritten by a struct copy.
 	o.kind, o.sqeFlags, o.state, o.cancelled, o.parks, o.timedOut = kind, 0, opIdle, false, false, false
 	o.group, o.fd, o.fd2, o.n, o.opFlags = 0, int32(fd), 0, 0, 0
-	o.dlIndex, o.off, o.off2, o.buf, o.ptr, o.ptr2 = -1, 0, 0, nil, nil, nil
+	o.dlPos, o.off, o.off2, o.buf, o.ptr, o.ptr2 = 0, 0, 0, nil, nil, nil
 	o.cb, o.Timeout, o.deadline, o.userData, o.next = cb, 0, 0, 0, nil
 }
 

@@ -1,6 +1,7 @@
 package sched
 
 import (
+	"math"
 	"sync"
 	"unsafe"
 
@@ -80,8 +81,14 @@ func (l *Loop) push(op *Op) bool {
 // submit puts op into an SQE now, or at the back of the SQ-wait FIFO when
 // the SQ is full or others already wait (order is kept).
 func (l *Loop) submit(op *Op) {
-	if op.Timeout > 0 && op.dlIndex < 0 {
-		op.deadline = l.now() + int64(op.Timeout)
+	if op.Timeout > 0 && op.dlPos == 0 {
+		now := l.now()
+		// A Timeout too long to add (time.Until of a far-future time
+		// saturates at the largest Duration) means never.
+		op.deadline = now + int64(op.Timeout)
+		if op.deadline < now {
+			op.deadline = math.MaxInt64
+		}
 		l.deadlines.push(op)
 	}
 	if op.kind == KindCall {
