@@ -355,9 +355,11 @@ func (c *conn) dispatch(req *h1.Request, body []byte) {
 	r.reset(c, req, body)
 	c.state = stBusy
 	c.ec.SetTimeout(0)
+	w.inHandler = true
 	s.Handler.ServeHTTP(w, r)
+	w.inHandler = false
 	r.reset(nil, nil, nil)
-	if !w.async {
+	if !w.async || w.finishLater {
 		w.finish()
 	}
 }
@@ -398,6 +400,7 @@ type loopData struct {
 	partials []*h1.Request
 	resps    []*Response
 	scratch  []byte // response heads are rendered here
+	scratch2 []byte // header values are rendered here
 }
 
 // post runs fn on the loop, from any goroutine.

@@ -1,6 +1,7 @@
 package httpd
 
 import (
+	"bytes"
 	"errors"
 	"net/http"
 	"strconv"
@@ -32,6 +33,8 @@ type Response struct {
 	head          bool  // a HEAD request: headers only
 	http10        bool
 	async         bool
+	inHandler     bool // ServeHTTP has not returned yet
+	finishLater   bool // Finish was called before ServeHTTP returned
 	headerSent    bool
 	chunked       bool
 	done          bool
@@ -52,6 +55,7 @@ func (ld *loopData) getResponse(c *conn, req *h1.Request) *Response {
 	w.head = string(req.Method) == http.MethodHead
 	w.http10 = req.ProtoMinor == 0
 	w.async, w.headerSent, w.chunked, w.done = false, false, false, false
+	w.inHandler, w.finishLater = false, false
 	return w
 }
 
@@ -190,6 +194,13 @@ func (w *Response) Finish() {
 	if w.done {
 		return
 	}
+	if w.inHandler {
+		// Still inside ServeHTTP: the server finishes it when that
+		// returns (it may go on to the next pipelined request, which
+		// must not start while this handler runs).
+		w.finishLater = true
+		return
+	}
 	w.finish()
 }
 
@@ -199,6 +210,36 @@ func (w *Response) Finish() {
 // can release what it holds.
 func (w *Response) Post(fn func(w *Response)) {
 	w.c.ld.post(func() { fn(w) })
+}
+
+// sendFile queues n bytes of file fd from off as body, after the
+// headers (which must have been flushed with a declared length).
+func (w *Response) sendFile(fd int, off, n int64, done func(int64, error)) {
+	w.written += n
+	w.c.ec.SendFile(fd, off, n, done)
+}
+
+// resetHeaders forgets the status and headers set so far (before they
+// are sent).
+func (w *Response) resetHeaders() {
+	if !w.headerSent {
+		w.status, w.hdr, w.contentLength = http.StatusOK, w.hdr[:0], -1
+	}
+}
+
+// resetHeader removes the header lines named name set so far.
+func (w *Response) resetHeader(name string) {
+	out := w.hdr[:0]
+	for rest := w.hdr; len(rest) > 0; {
+		end := bytes.Index(rest, []byte("\r\n")) + 2
+		line := rest[:end]
+		rest = rest[end:]
+		if colon := bytes.IndexByte(line, ':'); colon > 0 && equalFold(bytesToString(line[:colon]), name) {
+			continue
+		}
+		out = append(out, line...)
+	}
+	w.hdr = out
 }
 
 // Loop returns the loop the response is written on.

@@ -1,0 +1,392 @@
+package httpd
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/uringd/uringd/httpd/internal/content"
+	"github.com/uringd/uringd/offload"
+	"github.com/uringd/uringd/sched"
+	"golang.org/x/sys/unix"
+)
+
+// FileServer serves the files under a directory, as a native Handler on
+// the loops (every open, stat and read goes through the loop's ring) and
+// as a net/http.Handler (HTTPHandler) for goroutine servers.
+//
+// Paths are opened with openat2 relative to the root's descriptor with
+// RESOLVE_BENEATH and RESOLVE_NO_MAGICLINKS, so the kernel keeps every
+// lookup inside the root: "..", encoded dots and slashes, absolute paths
+// and symbolic links that lead out all fail, and no byte from outside the
+// root is ever read. Requests get Range (single, suffix, open-ended and
+// multipart), strong ETags and Last-Modified with every conditional in RFC
+// 9110's order, HEAD, index files, optional directory listings,
+// precompressed sidecars (.br, .zst, .gz) chosen by Accept-Encoding, and,
+// with an offload pool, on-the-fly compression of compressible types.
+// Small files are read into memory and sent with the headers; larger ones
+// are spliced from the file to the socket.
+//
+// Each loop keeps a bounded cache of open descriptors and metadata,
+// revalidated (one statx) when older than Revalidate, so a changed,
+// replaced or deleted file is served stale for at most that long; a file
+// that shrinks while it is being sent ends the connection rather than
+// send bytes it does not have.
+//
+// Set the fields before the first request and do not change them after.
+type FileServer struct {
+	// Root is the directory served.
+	Root string
+	// Prefix is stripped from request paths before they are looked up
+	// ("/static" serves /static/a.css from Root/a.css); requests outside
+	// it get 404.
+	Prefix string
+	// Index names the files served for a directory (default index.html).
+	Index []string
+	// Listing serves an HTML listing for a directory without an index.
+	Listing bool
+	// Dotfiles is what paths with a segment starting with '.' get.
+	Dotfiles DotfilePolicy
+	// Symlinks says which symbolic links are followed.
+	Symlinks SymlinkPolicy
+	// CacheControl is sent with every file response (empty: none).
+	CacheControl string
+	// Precompressed serves name.br, name.zst or name.gz instead of name
+	// when they exist and the client accepts the coding.
+	Precompressed bool
+	// Compression, with a Pool, compresses compressible files between
+	// MinSize and MaxSize on the fly (not for range requests).
+	Compression *Compression
+	// OpenFiles bounds each loop's cache of open files (default 1024).
+	OpenFiles int
+	// Revalidate is how old cached metadata may be before a request checks
+	// it again (default 1 s; negative: check on every request).
+	Revalidate time.Duration
+	// SmallFile is the largest file read into memory and sent with its
+	// headers; larger bodies are spliced (default 64 KiB).
+	SmallFile int64
+	// Types overrides or adds Content-Types by extension (".mkv":
+	// "video/x-matroska").
+	Types map[string]string
+	// ErrorLog receives errors other than missing files (default
+	// slog.Default()).
+	ErrorLog *slog.Logger
+
+	once    sync.Once
+	initErr error
+	rootFd  int
+	mime    *content.MIMETable
+	loops   sync.Map // *sched.Loop -> *fsLoop
+	prefix  []byte
+}
+
+// DotfilePolicy is how a FileServer treats paths with a dot segment.
+type DotfilePolicy uint8
+
+// Dotfile policies.
+const (
+	// DotfilesHide answers 404, as if they did not exist (the default).
+	DotfilesHide DotfilePolicy = iota
+	// DotfilesDeny answers 403.
+	DotfilesDeny
+	// DotfilesAllow serves them like any file.
+	DotfilesAllow
+)
+
+// SymlinkPolicy is which symbolic links a FileServer follows.
+type SymlinkPolicy uint8
+
+// Symlink policies. Whatever the policy, a link never leads out of the
+// root: the kernel refuses it (RESOLVE_BENEATH).
+const (
+	// SymlinksWithinRoot follows relative links that stay inside the root
+	// (the default).
+	SymlinksWithinRoot SymlinkPolicy = iota
+	// SymlinksNever refuses every symbolic link (RESOLVE_NO_SYMLINKS).
+	SymlinksNever
+)
+
+// Compression configures on-the-fly compression.
+type Compression struct {
+	// Pool runs the compression jobs (required).
+	Pool *offload.Pool
+	// MinSize and MaxSize bound the files compressed (defaults 1 KiB and
+	// 1 MiB): smaller ones gain little, larger ones take long.
+	MinSize, MaxSize int64
+	// GzipLevel and ZstdLevel set the levels (defaults 6 and zstd's
+	// default).
+	GzipLevel int
+	// CacheBytes bounds each loop's cache of compressed bodies (default 8
+	// MiB).
+	CacheBytes int
+}
+
+func (fs *FileServer) init() error {
+	fs.once.Do(func() {
+		fs.initErr = fs.setup()
+	})
+	return fs.initErr
+}
+
+func (fs *FileServer) setup() error {
+	if fs.Root == "" {
+		return errors.New("httpd: FileServer.Root is empty")
+	}
+	fd, err := unix.Open(fs.Root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("httpd: file server root: %w", &os.PathError{Op: "open", Path: fs.Root, Err: err})
+	}
+	fs.rootFd = fd
+	fs.mime = content.NewMIMETable()
+	for ext, typ := range fs.Types {
+		if err := fs.mime.Set(ext, typ); err != nil {
+			unix.Close(fd)
+			return err
+		}
+	}
+	if len(fs.Index) == 0 {
+		fs.Index = []string{"index.html"}
+	}
+	if fs.OpenFiles <= 0 {
+		fs.OpenFiles = 1024
+	}
+	if fs.Revalidate == 0 {
+		fs.Revalidate = time.Second
+	}
+	if fs.SmallFile <= 0 {
+		fs.SmallFile = 64 << 10
+	}
+	if fs.ErrorLog == nil {
+		fs.ErrorLog = slog.Default()
+	}
+	if c := fs.Compression; c != nil {
+		if c.Pool == nil {
+			unix.Close(fd)
+			return errors.New("httpd: FileServer.Compression needs a Pool")
+		}
+		if c.MinSize <= 0 {
+			c.MinSize = 1 << 10
+		}
+		if c.MaxSize <= 0 {
+			c.MaxSize = 1 << 20
+		}
+		if c.GzipLevel == 0 {
+			c.GzipLevel = 6
+		}
+		if c.CacheBytes <= 0 {
+			c.CacheBytes = 8 << 20
+		}
+	}
+	fs.prefix = []byte(fs.Prefix)
+	return nil
+}
+
+// resolveFlags are the openat2 resolution flags of the policy.
+func (fs *FileServer) resolveFlags() uint64 {
+	f := uint64(unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS)
+	if fs.Symlinks == SymlinksNever {
+		f |= unix.RESOLVE_NO_SYMLINKS
+	}
+	return f
+}
+
+// Close releases the root descriptor. Cached descriptors are released
+// with their loops' caches when the loops' entries are evicted; Close
+// evicts the entries it can reach.
+func (fs *FileServer) Close() error {
+	var err error
+	fs.loops.Range(func(_, v any) bool {
+		fl := v.(*fsLoop)
+		fl.loop.Post(closeCacheOp(fl))
+		return true
+	})
+	if fs.initErr == nil && fs.rootFd > 0 {
+		err = unix.Close(fs.rootFd)
+		fs.rootFd = -1
+	}
+	return err
+}
+
+// closeCacheOp builds an op that empties fl's cache on its loop.
+func closeCacheOp(fl *fsLoop) *sched.Op {
+	op := new(sched.Op)
+	op.PrepCall(func(*sched.Op, sched.Result) { fl.clear() })
+	return op
+}
+
+// fsLoop is a FileServer's state on one loop.
+type fsLoop struct {
+	fs      *FileServer
+	loop    *sched.Loop
+	entries map[string]*fileEntry
+	lruHead *fileEntry // most recently used
+	lruTail *fileEntry
+	n       int
+	reqs    []*fileReq
+	bufs    [][]byte
+	zcache  *zcache
+}
+
+func (fs *FileServer) forLoop(l *sched.Loop) *fsLoop {
+	if v, ok := fs.loops.Load(l); ok {
+		return v.(*fsLoop)
+	}
+	fl := &fsLoop{fs: fs, loop: l, entries: make(map[string]*fileEntry)}
+	if fs.Compression != nil {
+		fl.zcache = newZcache(fs.Compression.CacheBytes)
+	}
+	v, _ := fs.loops.LoadOrStore(l, fl)
+	return v.(*fsLoop)
+}
+
+// fileEntry is an open file (or a known-missing sidecar) in a loop's cache.
+type fileEntry struct {
+	key     string
+	fd      int // -1 for a missing sidecar
+	refs    int // operations using fd; it closes when evicted and 0
+	evicted bool
+	isDir   bool
+	st      content.Stat
+	etag    []byte
+	lastMod []byte
+	ctype   string
+	enc     content.Encoding
+	checked time.Time
+	// sidecars[enc] is the precompressed variant, or a missing marker;
+	// nil when not looked up yet.
+	sidecars   [4]*fileEntry
+	prev, next *fileEntry
+}
+
+func (fl *fsLoop) lookup(key []byte) *fileEntry {
+	e := fl.entries[string(key)]
+	if e != nil {
+		fl.touch(e)
+	}
+	return e
+}
+
+func (fl *fsLoop) insert(e *fileEntry) {
+	if old := fl.entries[e.key]; old != nil {
+		fl.evict(old)
+	}
+	fl.entries[e.key] = e
+	fl.pushFront(e)
+	fl.n++
+	for fl.n > fl.fs.OpenFiles && fl.lruTail != nil && fl.lruTail != e {
+		fl.evict(fl.lruTail)
+	}
+}
+
+// evict drops e from the cache; its descriptor closes once unused.
+func (fl *fsLoop) evict(e *fileEntry) {
+	if e.evicted {
+		return
+	}
+	e.evicted = true
+	if fl.entries[e.key] == e {
+		delete(fl.entries, e.key)
+	}
+	fl.unlink(e)
+	fl.n--
+	for i, sc := range e.sidecars {
+		if sc != nil {
+			fl.evict(sc)
+			e.sidecars[i] = nil
+		}
+	}
+	fl.release(e)
+}
+
+func (fl *fsLoop) acquire(e *fileEntry) { e.refs++ }
+
+func (fl *fsLoop) release(e *fileEntry) {
+	if e.refs > 0 {
+		e.refs--
+	}
+	if e.evicted && e.refs == 0 && e.fd >= 0 {
+		unix.Close(e.fd)
+		e.fd = -1
+	}
+}
+
+func (fl *fsLoop) clear() {
+	for _, e := range fl.entries {
+		fl.evict(e)
+	}
+}
+
+func (fl *fsLoop) touch(e *fileEntry) {
+	if fl.lruHead == e {
+		return
+	}
+	fl.unlink(e)
+	fl.pushFront(e)
+}
+
+func (fl *fsLoop) pushFront(e *fileEntry) {
+	e.prev, e.next = nil, fl.lruHead
+	if fl.lruHead != nil {
+		fl.lruHead.prev = e
+	}
+	fl.lruHead = e
+	if fl.lruTail == nil {
+		fl.lruTail = e
+	}
+}
+
+func (fl *fsLoop) unlink(e *fileEntry) {
+	if e.prev != nil {
+		e.prev.next = e.next
+	} else if fl.lruHead == e {
+		fl.lruHead = e.next
+	}
+	if e.next != nil {
+		e.next.prev = e.prev
+	} else if fl.lruTail == e {
+		fl.lruTail = e.prev
+	}
+	e.prev, e.next = nil, nil
+}
+
+func (fl *fsLoop) getBuf(n int) []byte {
+	for i := len(fl.bufs) - 1; i >= 0; i-- {
+		if cap(fl.bufs[i]) >= n {
+			b := fl.bufs[i]
+			fl.bufs[i] = fl.bufs[len(fl.bufs)-1]
+			fl.bufs = fl.bufs[:len(fl.bufs)-1]
+			return b[:n]
+		}
+	}
+	return make([]byte, n, max(n, 4<<10))
+}
+
+func (fl *fsLoop) putBuf(b []byte) {
+	if cap(b) > 0 && cap(b) <= 256<<10 && len(fl.bufs) < 64 {
+		fl.bufs = append(fl.bufs, b[:0])
+	}
+}
+
+// newEntry builds a cache entry from statx.
+func (fs *FileServer) newEntry(key string, fd int, st *unix.Statx_t, enc content.Encoding, name []byte) *fileEntry {
+	e := &fileEntry{key: key, fd: fd, enc: enc}
+	e.isDir = st.Mode&unix.S_IFMT == unix.S_IFDIR
+	e.st = content.Stat{
+		Ino:     st.Ino,
+		Size:    int64(st.Size),
+		ModTime: time.Unix(st.Mtime.Sec, int64(st.Mtime.Nsec)),
+	}
+	e.etag = content.AppendETag(nil, e.st, enc)
+	e.lastMod = content.AppendHTTPDate(nil, e.st.ModTime)
+	e.ctype = fs.mime.TypeByName(name)
+	return e
+}
+
+// sameFile reports whether st still describes e's file.
+func (e *fileEntry) sameFile(st *unix.Statx_t) bool {
+	return st.Ino == e.st.Ino && int64(st.Size) == e.st.Size &&
+		st.Mtime.Sec == e.st.ModTime.Unix() && int64(st.Mtime.Nsec) == int64(e.st.ModTime.Nanosecond())
+}
