@@ -789,4 +789,3 @@ func (z *zcache) unlink(ze *zentry) {
 	}
 	ze.prev, ze.next = nil, nil
 }
-

@@ -993,8 +993,17 @@ func TestAdvBigWriteSlowReader(t *testing.T) {
 			}
 			got <- out
 		}()
-		n, err := c.Write(msg)
-		if n != len(msg) || err != nil {
+		type res struct {
+			n   int
+			err error
+		}
+		wch := make(chan res, 1)
+		go func() {
+			n, err := c.Write(msg)
+			wch <- res{n, err}
+		}()
+		r := waitChan(t, wch, "Write(4 MiB)")
+		if n, err := r.n, r.err; n != len(msg) || err != nil {
 			t.Fatalf("Write(4 MiB) = %d, %v", n, err)
 		}
 		c.CloseWrite()
@@ -1181,6 +1190,8 @@ func fullLoopConn(t *testing.T) (*Conn, func()) {
 	for i := 0; i < 2; i++ {
 		c, _ := schedConnPair(t, ln, l, "tcp")
 		fillers = append(fillers, c)
+	}
+	for _, c := range fillers {
 		go func() { _, _ = c.Read(make([]byte, 1)) }()
 	}
 	// Dial and Accept would not fit any more: make the pair with net.
