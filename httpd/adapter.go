@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/uringd/uringd/httpd/internal/h1"
@@ -30,7 +31,10 @@ func newAdapter(s *Server, h http.Handler) *adapter { return &adapter{srv: s, h:
 
 // exchange is one request in the hands of a net/http handler.
 type exchange struct {
-	a      *adapter
+	a  *adapter
+	ld *loopData // the loop's, taken at start: c may be recycled once closed
+	// c is the connection, to be touched only on the loop and only while
+	// c.exchange == x (a closed connection's record is reused).
 	c      *conn
 	req    *http.Request
 	cancel context.CancelFunc
@@ -51,6 +55,9 @@ type exchange struct {
 	mu       sync.Mutex
 	done     bool // the handler returned
 	hijacked bool
+	// draining is set by the loop when Shutdown wants the connection
+	// closed after this response, so its head says so.
+	draining atomic.Bool
 }
 
 // serve starts the handler for a request; it runs on the loop.
@@ -65,7 +72,7 @@ func (a *adapter) serve(c *conn, req *h1.Request, body []byte) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ctx = context.WithValue(ctx, http.LocalAddrContextKey, c.ec.LocalAddr())
 	x := &exchange{
-		a: a, c: c, req: hr.WithContext(ctx), cancel: cancel,
+		a: a, ld: c.ld, c: c, req: hr.WithContext(ctx), cancel: cancel,
 		header: make(http.Header), status: http.StatusOK,
 		http10: req.ProtoMinor == 0, head: hr.Method == http.MethodHead,
 		closeAfter: c.closeAfter, declared: -1,
@@ -268,7 +275,7 @@ func (x *exchange) renderHead(n int64) {
 		b = time.Now().UTC().AppendFormat(b, http.TimeFormat)
 		b = append(b, "\r\n"...)
 	}
-	if x.header.Get("Connection") == "close" {
+	if x.header.Get("Connection") == "close" || x.draining.Load() {
 		x.closeAfter = true
 	}
 	delete(x.header, "Connection")
@@ -380,7 +387,7 @@ func (x *exchange) abort() {
 	x.done = true
 	x.mu.Unlock()
 	c := x.c
-	c.ld.post(func() {
+	x.ld.post(func() {
 		if c.exchange != x {
 			return
 		}
@@ -394,7 +401,7 @@ func (x *exchange) abort() {
 func (x *exchange) send(b []byte, last bool) {
 	c := x.c
 	closeAfter := x.closeAfter
-	c.ld.post(func() {
+	x.ld.post(func() {
 		if c.exchange != x {
 			return // the connection closed meanwhile
 		}
@@ -405,6 +412,7 @@ func (x *exchange) send(b []byte, last bool) {
 			c.exchange = nil
 			x.cancel()
 			c.closeAfter = c.closeAfter || closeAfter
+			c.ld.done(c, &c.info, x.status, x.written)
 			c.responded()
 		}
 	})
@@ -428,7 +436,7 @@ func (x *exchange) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	ch := make(chan result, 1)
 	c := x.c
 	out := x.out
-	c.ld.post(func() {
+	x.ld.post(func() {
 		if c.exchange != x {
 			ch <- result{-1, nil, net.ErrClosed}
 			return
@@ -451,7 +459,7 @@ func (x *exchange) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if _, ok := c.ec.LocalAddr().(*net.UnixAddr); ok {
 		network = "unix"
 	}
-	nc := c.ld.loop.NewConn(r.fd, network)
+	nc := x.ld.loop.NewConn(r.fd, network)
 	var rd io.Reader = nc
 	if len(r.rest) > 0 {
 		rd = io.MultiReader(bytes.NewReader(r.rest), nc)
@@ -467,7 +475,7 @@ func (x *exchange) SetReadDeadline(time.Time) error { return nil }
 // aborted if the response has not left by t.
 func (x *exchange) SetWriteDeadline(t time.Time) error {
 	c := x.c
-	c.ld.post(func() {
+	x.ld.post(func() {
 		if c.exchange != x {
 			return
 		}

@@ -46,6 +46,8 @@ type conn struct {
 	exchange *exchange
 	// remote caches the peer's address as a string, for net/http.
 	remote string
+	// info is the adapter's request in progress, for the access log.
+	info requestInfo
 }
 
 type connState uint8
@@ -165,6 +167,9 @@ func (h *connHandler) OnEOF(ec *evnet.Conn) {
 func (h *connHandler) OnDrain(ec *evnet.Conn) {
 	c := ec.Context.(*conn)
 	c.closeAfter = true
+	if c.exchange != nil {
+		c.exchange.draining.Store(true)
+	}
 	if c.state == stIdle && len(c.in) == 0 {
 		c.state = stClosing
 		ec.Close()
@@ -347,10 +352,12 @@ func (c *conn) dispatch(req *h1.Request, body []byte) {
 	if s.handler != nil {
 		c.state = stBusy
 		c.ec.SetTimeout(0)
+		c.info.capture(c.ld.loop.Now(), req)
 		s.handler.serve(c, req, body)
 		return
 	}
 	w := c.ld.getResponse(c, req)
+	w.info.capture(c.ld.loop.Now(), req)
 	r := &c.ld.request
 	r.reset(c, req, body)
 	c.state = stBusy
@@ -401,6 +408,9 @@ type loopData struct {
 	resps    []*Response
 	scratch  []byte // response heads are rendered here
 	scratch2 []byte // header values are rendered here
+	counters loopCounters
+	info     AccessInfo
+	index    int
 }
 
 // post runs fn on the loop, from any goroutine.

@@ -38,6 +38,7 @@ type Response struct {
 	headerSent    bool
 	chunked       bool
 	done          bool
+	info          requestInfo
 }
 
 func (ld *loopData) getResponse(c *conn, req *h1.Request) *Response {
@@ -268,6 +269,7 @@ func (w *Response) finish() {
 			c.closeAfter = true
 		}
 	}
+	c.ld.done(c, &w.info, w.status, w.written)
 	c.ld.putResponse(w)
 	if c.ec.Closed() {
 		return

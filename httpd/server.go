@@ -78,6 +78,10 @@ type Server struct {
 	ErrorLog *slog.Logger
 	// ConnState, if set, is told when a connection opens and closes.
 	ConnState func(net.Addr, http.ConnState)
+	// AccessLog, if set, is called on the loop after each response has
+	// been handed to its connection. It must not block: format into a
+	// buffer that another goroutine writes out.
+	AccessLog func(*AccessInfo)
 
 	mu        sync.Mutex
 	serverHdr string
@@ -178,6 +182,7 @@ func (s *Server) start() (*evnet.Server, error) {
 	for i := range ev.Group().Len() {
 		l := ev.Group().Loop(i)
 		s.loops[l] = newLoopData(s, l)
+		s.loops[l].index = i
 	}
 	s.ev = ev
 	return ev, nil
