@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/uringd/uringd/httpd/internal/content"
@@ -74,6 +75,8 @@ type FileServer struct {
 	// ErrorLog receives errors other than missing files (default
 	// slog.Default()).
 	ErrorLog *slog.Logger
+
+	hits, misses, revalidations atomic.Uint64
 
 	once    sync.Once
 	initErr error
@@ -191,6 +194,18 @@ func (fs *FileServer) resolveFlags() uint64 {
 		f |= unix.RESOLVE_NO_SYMLINKS
 	}
 	return f
+}
+
+// FileServerStats are a FileServer's cache counters.
+type FileServerStats struct {
+	Hits          uint64 // requests served from a loop's cache without a check
+	Misses        uint64 // requests that opened the file
+	Revalidations uint64 // cached entries checked again (statx) before use
+}
+
+// Stats returns the cache counters.
+func (fs *FileServer) Stats() FileServerStats {
+	return FileServerStats{Hits: fs.hits.Load(), Misses: fs.misses.Load(), Revalidations: fs.revalidations.Load()}
 }
 
 // Close releases the root descriptor. Cached descriptors are released

@@ -202,10 +202,13 @@ func (fr *fileReq) start() {
 	e := fl.lookup(fr.rel)
 	switch {
 	case e == nil:
+		fl.fs.misses.Add(1)
 		fr.open()
 	case fl.fs.Revalidate > 0 && fl.loop.Now().Sub(e.checked) < fl.fs.Revalidate:
+		fl.fs.hits.Add(1)
 		fr.have(e)
 	default:
+		fl.fs.revalidations.Add(1)
 		fr.revalidate(e)
 	}
 }
