@@ -46,6 +46,7 @@ type Scenario struct {
 // Scenarios lists every scenario in the order the full suite runs them.
 var Scenarios = []Scenario{
 	{"nop", "ring NOP round trips and loop/offload round trips (go test -bench) beside the liburing anchor", (*Runner).nop},
+	{"blocking", "blocking API vs os.File, round trips, O_DIRECT from many goroutines: unpinned and pinned", (*Runner).blocking},
 	{"disk", "4 KiB random reads: O_DIRECT QD32 vs fio (io_uring, libaio, psync), and page-cache reads", (*Runner).disk},
 	{"echo", "echo server, 64 connections x 64-byte messages: uringd vs gnet vs net", (*Runner).echo},
 	{"conn-echo", "goroutine-per-connection echo, 16 connections: sched.Conn vs package net, unpinned and pinned", (*Runner).connEcho},
