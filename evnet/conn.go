@@ -184,13 +184,19 @@ func (c *Conn) submitSend() {
 	if c.send == nil {
 		c.send = c.ls.getOp()
 	}
-	c.send.PrepSend(c.fd, c.sending[c.sent:], 0, c.onSent)
+	c.send.Data = c
+	c.send.PrepSend(c.fd, c.sending[c.sent:], 0, onSent)
 	if err := c.ls.loop.Submit(c.send); err != nil {
 		c.abort(err)
 		return
 	}
 	c.flags |= flagSendArmed
 }
+
+// The ring callbacks are functions, not method values, so that arming an
+// op allocates nothing: the op's Data is the connection.
+func onSent(op *sched.Op, r sched.Result) { op.Data.(*Conn).onSent(op, r) }
+func onRecv(op *sched.Op, r sched.Result) { op.Data.(*Conn).onRecv(op, r) }
 
 func (c *Conn) onSent(op *sched.Op, r sched.Result) {
 	c.flags &^= flagSendArmed
@@ -252,7 +258,8 @@ func (c *Conn) startRead() {
 	if c.flags&flagClosing != 0 && c.flags&flagLingering == 0 {
 		return
 	}
-	c.recv.PrepRecvMultishot(c.fd, c.onRecv)
+	c.recv.Data = c
+	c.recv.PrepRecvMultishot(c.fd, onRecv)
 	if err := c.ls.loop.Submit(&c.recv); err != nil {
 		c.abort(err)
 		return

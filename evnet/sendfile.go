@@ -69,10 +69,11 @@ func (c *Conn) spliceNext() {
 	if c.send == nil {
 		c.send = c.ls.getOp()
 	}
+	c.send.Data = c
 	if seg.inPipe > 0 {
-		c.send.PrepSplice(c.pipe.r, -1, c.fd, -1, seg.inPipe, c.onSpliceOut)
+		c.send.PrepSplice(c.pipe.r, -1, c.fd, -1, seg.inPipe, onSpliceOut)
 	} else {
-		c.send.PrepSplice(seg.fd, seg.off, c.pipe.w, -1, int(min(seg.left, spliceChunk)), c.onSpliceIn)
+		c.send.PrepSplice(seg.fd, seg.off, c.pipe.w, -1, int(min(seg.left, spliceChunk)), onSpliceIn)
 	}
 	if err := c.ls.loop.Submit(c.send); err != nil {
 		c.abort(err)
@@ -80,6 +81,9 @@ func (c *Conn) spliceNext() {
 	}
 	c.flags |= flagSendArmed
 }
+
+func onSpliceIn(op *sched.Op, r sched.Result)  { op.Data.(*Conn).onSpliceIn(op, r) }
+func onSpliceOut(op *sched.Op, r sched.Result) { op.Data.(*Conn).onSpliceOut(op, r) }
 
 // onSpliceIn: file -> pipe done.
 func (c *Conn) onSpliceIn(_ *sched.Op, r sched.Result) {
