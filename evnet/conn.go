@@ -34,6 +34,7 @@ type Conn struct {
 	timerAt  time.Time // when the armed timer fires (zero: not armed)
 	detach   func(fd int, rest []byte, err error)
 	rest     []byte // input that arrived during Detach
+	held     []byte // input that arrived after reading was stopped
 	timer    *sched.Timer
 	raddr    net.Addr
 
@@ -230,12 +231,29 @@ func (c *Conn) sentSome() {
 	}
 	if c.flags&flagThrottled != 0 && c.Buffered() < c.ls.srv.cfg.WriteLowWater {
 		c.flags &^= flagThrottled
-		c.startRead()
 		if w, ok := c.ls.srv.h.(WritableHandler); ok && c.flags&flagClosed == 0 {
 			w.OnWritable(c)
 		}
+		c.resume()
 	}
 	c.flush()
+}
+
+// resume delivers the input held while reading was stopped, then reads
+// again, unless something stops it once more.
+func (c *Conn) resume() {
+	if c.flags&(flagPaused|flagThrottled|flagClosing|flagAborting|flagClosed) != 0 {
+		return
+	}
+	if len(c.held) > 0 {
+		held := c.held
+		c.held = nil
+		c.ls.srv.h.OnData(c, held)
+		if c.flags&(flagPaused|flagThrottled|flagClosing|flagAborting|flagClosed) != 0 {
+			return
+		}
+	}
+	c.startRead()
 }
 
 // afterOutput runs when everything queued has been sent: it carries out a
@@ -276,12 +294,20 @@ func (c *Conn) stopRead() {
 }
 
 func (c *Conn) onRecv(_ *sched.Op, r sched.Result) {
-	// After Close the handler wants no more input: what arrives while the
-	// output drains, or while lingering, is discarded.
-	if r.Res > 0 && c.flags&(flagClosing|flagAborting|flagClosed) == 0 {
-		c.ls.srv.h.OnData(c, r.Buf)
-	} else if r.Res > 0 && c.flags&flagDetaching != 0 {
+	switch {
+	case r.Res <= 0:
+	case c.flags&flagDetaching != 0:
 		c.rest = append(c.rest, r.Buf...)
+	case c.flags&(flagClosing|flagAborting|flagClosed) != 0:
+		// After Close the handler wants no more input: what arrives while
+		// the output drains, or while lingering, is discarded.
+	case c.flags&(flagPaused|flagThrottled) != 0 || len(c.held) > 0:
+		// Reading was stopped, but the receive had already taken these
+		// bytes: keep them for when reading resumes (at most what the
+		// loop's buffer ring held).
+		c.held = append(c.held, r.Buf...)
+	default:
+		c.ls.srv.h.OnData(c, r.Buf)
 	}
 	if r.More() {
 		return
@@ -293,12 +319,14 @@ func (c *Conn) onRecv(_ *sched.Op, r sched.Result) {
 	case r.Res == 0:
 		c.flags |= flagEOF
 		c.peerClosed()
-	case r.Res < 0 && r.Res != -int32(unix.ECANCELED):
+	case r.Res < 0 && r.Res != -int32(unix.ECANCELED) && r.Res != -int32(unix.ENOBUFS):
+		// ENOBUFS: the buffer ring ran dry as our own cancel went in (the
+		// loop re-arms by itself otherwise); reading resumes below.
 		c.abort(r.Err())
 	default:
 		// Cancelled by stopRead, or the kernel ended the multishot after
 		// data: read again if nothing holds reading back.
-		c.startRead()
+		c.resume()
 	}
 }
 
@@ -468,7 +496,7 @@ func (c *Conn) PauseRead() {
 // ResumeRead undoes PauseRead.
 func (c *Conn) ResumeRead() {
 	c.flags &^= flagPaused
-	c.startRead()
+	c.resume()
 }
 
 // SetTimeout arms the connection's timer to fire after d, replacing any
