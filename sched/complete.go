@@ -154,6 +154,12 @@ func (l *Loop) dispatch(c completion) {
 		if op.dlPos != 0 {
 			l.deadlines.remove(op)
 		}
+		if op.cancelled && (c.res.Res == -int32(unix.EINTR) || c.res.Res == -errRestartSys) {
+			// A cancelled op that was blocked in an io-wq worker (a
+			// splice, say) is interrupted rather than cancelled: the
+			// same thing to the caller.
+			c.res.Res = -int32(unix.ECANCELED)
+		}
 		if op.timedOut && c.res.Res == -int32(unix.ECANCELED) {
 			c.res.Res = -int32(unix.ETIME)
 		}
@@ -174,6 +180,10 @@ func (l *Loop) dispatch(c completion) {
 		op.cb(op, c.res)
 	}
 }
+
+// errRestartSys is the kernel's internal ERESTARTSYS (512), which an
+// interrupted io-wq operation can complete with.
+const errRestartSys = 512
 
 // wakeRoomWaiters lets blocking callers that found the loop full try
 // again.

@@ -127,6 +127,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 
 // sendNow sends from the calling goroutine without waiting for room.
 func sendNow(fd int, b []byte) (int, error) {
+	b = clampIO(b)
 	n, _, errno := unix.Syscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))),
 		uintptr(len(b)), unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, 0, 0)
 	if errno != 0 {

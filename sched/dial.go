@@ -18,6 +18,9 @@ func (l *Loop) Dial(ctx context.Context, network, address string) (*Conn, error)
 	opErr := func(addr net.Addr, err error) error {
 		return &net.OpError{Op: "dial", Net: network, Addr: addr, Err: err}
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, opErr(nil, err)
+	}
 	switch network {
 	case "unix":
 		addr := &net.UnixAddr{Name: address, Net: "unix"}

@@ -51,6 +51,14 @@ type File struct {
 	ref    fdRef
 	name   string
 	direct bool
+	append bool // O_APPEND: WriteAt is an error, and splicing in is refused
+	// ctx ends at Close, cancelling ring operations that may wait
+	// indefinitely (a read from a pipe) so that Close does not hang.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// kind caches whether the descriptor is a regular file (splice needs
+	// one with a position): 0 unknown, 1 regular, 2 other.
+	kind atomic.Int32
 	// posMu serializes Read, Write, Seek, ReadFrom and WriteTo, which use
 	// the file position.
 	posMu sync.Mutex
@@ -102,7 +110,7 @@ func (l *Loop) OpenFile(ctx context.Context, name string, flag int, perm os.File
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: unwrapSyscall(err)}
 	}
-	return l.newFile(fd, name, flag&unix.O_DIRECT != 0), nil
+	return l.newFile(fd, name, flag), nil
 }
 
 // resolveCached is RESOLVE_CACHED (linux/openat2.h, Linux 5.12), which
@@ -135,7 +143,7 @@ func (l *Loop) NewFile(fd int, name string) (*File, error) {
 	if err != nil {
 		return nil, &fs.PathError{Op: "fcntl", Path: name, Err: err}
 	}
-	return l.newFile(fd, name, flags&unix.O_DIRECT != 0), nil
+	return l.newFile(fd, name, flags), nil
 }
 
 // OpenFile opens name on the group's next loop.
@@ -143,10 +151,36 @@ func (g *Group) OpenFile(ctx context.Context, name string, flag int, perm os.Fil
 	return g.Next().OpenFile(ctx, name, flag, perm)
 }
 
-func (l *Loop) newFile(fd int, name string, direct bool) *File {
-	f := &File{loop: l, name: name, direct: direct}
+func (l *Loop) newFile(fd int, name string, flags int) *File {
+	f := &File{loop: l, name: name, direct: flags&unix.O_DIRECT != 0, append: flags&unix.O_APPEND != 0}
 	f.ref.init(fd)
+	f.ctx, f.cancel = context.WithCancel(context.Background())
 	return f
+}
+
+// regular reports whether the descriptor is a regular file.
+func (f *File) regular() bool {
+	switch f.kind.Load() {
+	case 1:
+		return true
+	case 2:
+		return false
+	}
+	var st unix.Stat_t
+	if unix.Fstat(f.ref.fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		f.kind.Store(2)
+		return false
+	}
+	f.kind.Store(1)
+	return true
+}
+
+// ringErr turns the cancellation Close causes into os.ErrClosed.
+func (f *File) ringErr(err error) error {
+	if err != nil && errors.Is(err, context.Canceled) && f.ref.closing() {
+		return os.ErrClosed
+	}
+	return err
 }
 
 // syscallMode converts permission and special bits as os.OpenFile does.
@@ -259,12 +293,16 @@ func (f *File) pread(b []byte, off int64) (int, error) {
 	}
 	w := getWaiter()
 	w.op.PrepRead(f.ref.fd, b, off, nil)
-	return f.loop.count(context.Background(), w, "read")
+	n, err := f.loop.count(f.ctx, w, "read")
+	return n, f.ringErr(err)
 }
 
 // WriteAt writes b at off, like os.File.WriteAt. It is an error to call
 // it on a file opened with O_APPEND.
 func (f *File) WriteAt(b []byte, off int64) (int, error) {
+	if f.append {
+		return 0, errors.New("sched: invalid use of WriteAt on file opened with O_APPEND")
+	}
 	if off < 0 {
 		return 0, f.pathErr("writeat", errors.New("negative offset"))
 	}
@@ -312,7 +350,8 @@ func (f *File) pwrite(b []byte, off int64) (int, error) {
 	if f.direct {
 		w := getWaiter()
 		w.op.PrepWrite(f.ref.fd, b, off, nil)
-		return f.loop.count(context.Background(), w, "write")
+		n, err := f.loop.count(f.ctx, w, "write")
+		return n, f.ringErr(err)
 	}
 	for {
 		var n int
@@ -334,6 +373,7 @@ func (f *File) pwrite(b []byte, off int64) (int, error) {
 
 // rwNowait runs preadv2 or pwritev2 with RWF_NOWAIT on one buffer.
 func rwNowait(trap uintptr, fd int, b []byte, off int64) (int, error) {
+	b = clampIO(b)
 	var iov unix.Iovec
 	if len(b) > 0 {
 		iov.Base = &b[0]
@@ -401,6 +441,7 @@ func (f *File) Close() error {
 	if !f.ref.startClose() {
 		return f.pathErr("close", os.ErrClosed)
 	}
+	f.cancel()
 	<-f.ref.drained
 	return f.pathErr("close", f.ref.closeErr)
 }
@@ -433,6 +474,9 @@ func (r fileRawConn) loopUntil(fn func(fd uintptr) bool) error {
 }
 
 func baseName(name string) string {
+	for len(name) > 1 && name[len(name)-1] == '/' {
+		name = name[:len(name)-1]
+	}
 	for i := len(name) - 1; i >= 0; i-- {
 		if name[i] == '/' {
 			return name[i+1:]

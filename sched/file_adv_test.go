@@ -919,7 +919,9 @@ func TestAdvSpliceInterrupted(t *testing.T) {
 				if !c.toFile {
 					time.Sleep(30 * time.Millisecond)
 				}
-				if err := a.Close(); err != nil {
+				cerr := make(chan error, 1)
+				go func() { cerr <- a.Close() }()
+				if err := waitChan(t, cerr, "Conn.Close during a splice"); err != nil {
 					t.Fatal(err)
 				}
 			case c.toFile:

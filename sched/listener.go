@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"os"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -86,10 +87,10 @@ func ListenSocket(network, address string, reusePort bool) (int, error) {
 			}
 		}
 		switch {
-		case network == "tcp6" || (ip != nil && ip.To4() == nil):
+		case network == "tcp6" || (ip != nil && ip.To4() == nil && !(network == "tcp" && ip.IsUnspecified())):
 			sa, family = tcpSockaddr(ip, port, zone, true)
 			v6only = 1
-		case network == "tcp" && ip == nil && ipv6Available():
+		case network == "tcp" && (ip == nil || ip.IsUnspecified()) && ipv6Available():
 			// One socket for both families, as package net does.
 			sa, family = tcpSockaddr(nil, port, "", true)
 			v6only = 0
@@ -124,13 +125,29 @@ func ListenSocket(network, address string, reusePort bool) (int, error) {
 			return fail("setsockopt", err)
 		}
 	}
-	if err := unix.Bind(fd, sa); err != nil {
+	if err := bindRaw(fd, sa); err != nil {
 		return fail("bind", err)
 	}
 	if err := unix.Listen(fd, 4096); err != nil {
 		return fail("listen", err)
 	}
 	return fd, nil
+}
+
+// bindRaw binds with the package's own address encoding, which allows a
+// 108-byte abstract Unix name (x/sys's Bind refuses it; the kernel and
+// package net accept it).
+func bindRaw(fd int, sa unix.Sockaddr) error {
+	var raw unix.RawSockaddrAny
+	n, err := sockaddrToRaw(sa, &raw)
+	if err != nil {
+		return err
+	}
+	_, _, errno := unix.Syscall(unix.SYS_BIND, uintptr(fd), uintptr(unsafe.Pointer(&raw)), uintptr(n))
+	if errno != 0 {
+		return errno
+	}
+	return nil
 }
 
 // ipv6Available reports whether this host can open IPv6 sockets.

@@ -172,16 +172,28 @@ func (o *Op) Buf() []byte { return o.buf }
 // PrepNop sets o up as a no-op that completes with 0.
 func (o *Op) PrepNop(cb Callback) { o.reset(KindNop, -1, cb) }
 
-// PrepRead reads len(buf) bytes at off (-1: the file position).
-func (o *Op) PrepRead(fd int, buf []byte, off int64, cb Callback) {
-	o.reset(KindRead, fd, cb)
-	o.buf, o.off = buf, uint64(off)
+// MaxIO is the most one read, write, receive or send moves (Linux's
+// MAX_RW_COUNT): Prep methods cut longer buffers to it, and the result
+// reports how much was done, like a short read or write.
+const MaxIO = 0x7ffff000
+
+func clampIO(b []byte) []byte {
+	if len(b) > MaxIO {
+		return b[:MaxIO]
+	}
+	return b
 }
 
-// PrepWrite writes buf at off (-1: the file position).
+// PrepRead reads up to len(buf) bytes at off (-1: the file position).
+func (o *Op) PrepRead(fd int, buf []byte, off int64, cb Callback) {
+	o.reset(KindRead, fd, cb)
+	o.buf, o.off = clampIO(buf), uint64(off)
+}
+
+// PrepWrite writes up to len(buf) bytes at off (-1: the file position).
 func (o *Op) PrepWrite(fd int, buf []byte, off int64, cb Callback) {
 	o.reset(KindWrite, fd, cb)
-	o.buf, o.off = buf, uint64(off)
+	o.buf, o.off = clampIO(buf), uint64(off)
 }
 
 func (o *Op) setIovecs(iovs []unix.Iovec) {
@@ -241,6 +253,7 @@ func (o *Op) PrepFallocate(fd int, mode uint32, off, length int64, cb Callback) 
 // fd's position, required for pipes).
 func (o *Op) PrepSplice(fdIn int, offIn int64, fdOut int, offOut int64, n int, cb Callback) {
 	o.reset(KindSplice, fdOut, cb)
+	n = min(n, MaxIO)
 	o.fd2, o.off2, o.off, o.n = int32(fdIn), uint64(offIn), uint64(offOut), uint32(n)
 }
 
@@ -283,7 +296,7 @@ func (o *Op) PrepConnect(fd int, sa *unix.RawSockaddrAny, saLen uint32, cb Callb
 // PrepRecv receives into buf.
 func (o *Op) PrepRecv(fd int, buf []byte, flags int, cb Callback) {
 	o.reset(KindRecv, fd, cb)
-	o.buf, o.opFlags = buf, uint32(flags)
+	o.buf, o.opFlags = clampIO(buf), uint32(flags)
 }
 
 // PrepRecvMultishot receives on fd until the peer closes, an error, or
@@ -299,7 +312,7 @@ func (o *Op) PrepRecvMultishot(fd int, cb Callback) {
 // an EPIPE result, never a signal).
 func (o *Op) PrepSend(fd int, buf []byte, flags int, cb Callback) {
 	o.reset(KindSend, fd, cb)
-	o.buf, o.opFlags = buf, uint32(flags)|unix.MSG_NOSIGNAL
+	o.buf, o.opFlags = clampIO(buf), uint32(flags)|unix.MSG_NOSIGNAL
 }
 
 // PrepSendZC sends buf without copying it. The callback runs for the
@@ -307,7 +320,7 @@ func (o *Op) PrepSend(fd int, buf []byte, flags int, cb Callback) {
 // the kernel has released buf; buf must not change before that.
 func (o *Op) PrepSendZC(fd int, buf []byte, flags int, cb Callback) {
 	o.reset(KindSendZC, fd, cb)
-	o.buf, o.opFlags = buf, uint32(flags)|unix.MSG_NOSIGNAL
+	o.buf, o.opFlags = clampIO(buf), uint32(flags)|unix.MSG_NOSIGNAL
 }
 
 // PrepShutdown shuts down part of a full-duplex connection.

@@ -76,7 +76,7 @@ func rawToSockaddr(raw *unix.RawSockaddrAny, n uint32) unix.Sockaddr {
 		p := (*unix.RawSockaddrUnix)(unsafe.Pointer(raw))
 		pathLen := int(n) - int(unsafe.Offsetof(p.Path))
 		if pathLen <= 0 {
-			return nil // unnamed
+			return &unix.SockaddrUnix{Name: "@"} // unnamed, as package net writes it
 		}
 		pathLen = min(pathLen, len(p.Path))
 		b := make([]byte, pathLen)
@@ -112,7 +112,7 @@ func sockaddrToNet(sa unix.Sockaddr, network string) net.Addr {
 		return &net.UnixAddr{Name: a.Name, Net: "unix"}
 	}
 	if network == "unix" {
-		return &net.UnixAddr{Net: "unix"} // unnamed
+		return &net.UnixAddr{Name: "@", Net: "unix"} // unnamed, as package net writes it
 	}
 	return nil
 }

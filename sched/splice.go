@@ -40,7 +40,7 @@ func (p pipe) close() {
 // advances the position. A *Conn gets the bytes by splice.
 func (f *File) WriteTo(w io.Writer) (int64, error) {
 	c, ok := w.(*Conn)
-	if !ok {
+	if !ok || !f.regular() {
 		return genericWriteTo(f, w)
 	}
 	return f.spliceTo(c, math.MaxInt64)
@@ -56,7 +56,9 @@ func (f *File) ReadFrom(r io.Reader) (int64, error) {
 		src, limit = lr.R, lr.N
 	}
 	c, ok := src.(*Conn)
-	if !ok {
+	// Splice writes at a position: not to a pipe or socket, and the
+	// kernel refuses O_APPEND files.
+	if !ok || f.append || !f.regular() {
 		return genericReadFrom(f, r)
 	}
 	n, err := c.spliceTo(f, limit)
@@ -75,7 +77,7 @@ func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
 		src, limit = lr.R, lr.N
 	}
 	f, ok := src.(*File)
-	if !ok {
+	if !ok || !f.regular() {
 		return genericReadFrom(c, r)
 	}
 	n, err := f.spliceTo(c, limit)
@@ -89,7 +91,7 @@ func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
 // closes. A *File gets the bytes by splice.
 func (c *Conn) WriteTo(w io.Writer) (int64, error) {
 	f, ok := w.(*File)
-	if !ok {
+	if !ok || f.append || !f.regular() {
 		return genericWriteTo(c, w)
 	}
 	return c.spliceTo(f, math.MaxInt64)

@@ -55,6 +55,7 @@ func (l *Loop) Post(op *Op) error {
 	op.seq.Add(1)
 	if !l.push(op) {
 		l.ops.Add(-1)
+		op.seq.Add(1) // even again: the op is idle
 		op.inUse.Store(false)
 		return ErrClosed
 	}
