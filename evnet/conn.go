@@ -64,6 +64,15 @@ const (
 
 // open sets up a new connection on its loop and starts reading.
 func (ls *loopState) open(fd int, ln *listener) {
+	if s := ls.srv; s.state.Load() != srvRunning {
+		// Handed over from another loop's accept after this loop
+		// drained: nobody would ask it to close.
+		unix.Close(fd)
+		s.refused.Add(1)
+		s.conns.Add(-1)
+		s.checkDone()
+		return
+	}
 	c := &Conn{ls: ls, ln: ln, fd: fd}
 	ls.add(c)
 	ls.srv.h.OnOpen(c)
@@ -242,6 +251,13 @@ func (c *Conn) sentSome() {
 // resume delivers the input held while reading was stopped, then reads
 // again, unless something stops it once more.
 func (c *Conn) resume() {
+	if c.flags&flagLingering != 0 {
+		// Closed: what was held is discarded, and reading goes on until
+		// the peer closes too.
+		c.held = nil
+		c.startRead()
+		return
+	}
 	if c.flags&(flagPaused|flagThrottled|flagClosing|flagAborting|flagClosed) != 0 {
 		return
 	}
@@ -252,6 +268,10 @@ func (c *Conn) resume() {
 		if c.flags&(flagPaused|flagThrottled|flagClosing|flagAborting|flagClosed) != 0 {
 			return
 		}
+	}
+	if c.flags&flagEOF != 0 {
+		c.peerClosed()
+		return
 	}
 	c.startRead()
 }
@@ -318,6 +338,10 @@ func (c *Conn) onRecv(_ *sched.Op, r sched.Result) {
 		c.finish()
 	case r.Res == 0:
 		c.flags |= flagEOF
+		if len(c.held) > 0 && c.flags&flagLingering == 0 {
+			// The held input comes first: resume delivers it, then the EOF.
+			return
+		}
 		c.peerClosed()
 	case r.Res < 0 && r.Res != -int32(unix.ECANCELED) && r.Res != -int32(unix.ENOBUFS):
 		// ENOBUFS: the buffer ring ran dry as our own cancel went in (the
@@ -462,8 +486,9 @@ func (c *Conn) finish() {
 	c.ls.remove(c)
 	s := c.ls.srv
 	s.conns.Add(-1)
+	// Even if OnClose panics, Shutdown must learn this one is gone.
+	defer s.checkDone()
 	s.h.OnClose(c, c.closeErr)
-	s.checkDone()
 }
 
 // Detach hands the socket over to the caller: reading stops, and once

@@ -110,6 +110,19 @@ func newAcceptor(ln *listener, ls *loopState, fd int) *acceptor {
 	return a
 }
 
+// start arms the accept, on the acceptor's loop: or closes the socket if
+// Shutdown's drain got there first.
+func (a *acceptor) start() {
+	if a.stopped || a.ln.srv.state.Load() != srvRunning {
+		a.stopped = true
+		a.finish()
+		return
+	}
+	if err := a.ls.loop.Submit(&a.op); err != nil {
+		a.finish()
+	}
+}
+
 // onAccept handles each accepted connection, and the end of the
 // multishot: cancelled by Shutdown (close the socket) or ended by an
 // error such as EMFILE (try again after a pause, as net/http does).

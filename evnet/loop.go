@@ -59,8 +59,8 @@ func (ls *loopState) markDirty(c *Conn) {
 	if !ls.flushQueued {
 		ls.flushQueued = true
 		if err := ls.loop.Submit(&ls.flush); err != nil {
-			// Only a closing loop refuses; its connections are being
-			// cancelled anyway.
+			// Only a closing loop refuses a call (calls do not count
+			// against MaxOps); its connections are being cancelled.
 			ls.flushQueued = false
 		}
 	}
@@ -161,10 +161,12 @@ func runPost(op *sched.Op, r sched.Result) {
 	p := op.Data.(*postOp)
 	fn := p.fn
 	p.fn = nil
-	postPool.Put(p)
 	if r.Err() == nil {
 		fn()
 	}
+	// Back to the pool only after fn returned: if it panics, the loop's
+	// recovery still reads the op (it is then left to the GC).
+	postPool.Put(p)
 }
 
 func (s *Server) listenersSnapshot() []*listener {

@@ -206,3 +206,11 @@ func (ls *loopState) putPipe(p pipe) {
 }
 
 const maxFreePipes = 64
+
+// closePipes closes the loop's free pipes (the server is done with them).
+func (ls *loopState) closePipes() {
+	for _, p := range ls.pipes {
+		p.close()
+	}
+	ls.pipes = nil
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -147,11 +146,9 @@ func (s *Server) Listen(network, address string) (net.Addr, error) {
 	s.mu.Unlock()
 	for _, a := range ln.acceptors {
 		s.acceptors.Add(1)
-		if err := a.ls.loop.Post(&a.op); err != nil {
-			s.acceptors.Add(-1)
-			a.closeFd()
-			return nil, err
-		}
+		// Started on the loop, where it is ordered with a drain: a drain
+		// that runs first makes it close instead of accept.
+		a.ls.post(a.start)
 	}
 	return ln.addr, nil
 }
@@ -209,17 +206,35 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			ls.post(func() { ls.abortAll() })
 		}
 		// Aborted connections go as soon as the kernel returns their
-		// operations; a loop that has closed takes them with it.
+		// operations; a loop that has closed takes them with it. Bounded:
+		// loops the server started are closed below whatever is left.
+		t := time.NewTimer(abortGrace)
 		select {
 		case <-s.allDone:
 		case <-s.loopsGone():
+		case <-t.C:
 		}
+		t.Stop()
 	}
-	if s.state.Swap(srvClosed) != srvClosed && s.ownGroup {
-		err = errors.Join(err, s.group.Close(context.Background()))
+	if s.state.Swap(srvClosed) != srvClosed {
+		if s.ownGroup {
+			err = errors.Join(err, s.group.Close(context.Background()))
+			// The loops are gone: nothing else touches their pipes.
+			for _, ls := range s.loops {
+				ls.closePipes()
+			}
+		} else {
+			for _, ls := range s.loops {
+				ls.post(ls.closePipes)
+			}
+		}
 	}
 	return err
 }
+
+// abortGrace is how long Shutdown waits for aborted connections once its
+// context has ended.
+const abortGrace = time.Second
 
 // loopsGone is closed when every loop of the server has exited.
 func (s *Server) loopsGone() <-chan struct{} {
@@ -252,6 +267,3 @@ func (s *Server) checkDone() {
 
 func (s *Server) logf(msg string, args ...any) { s.cfg.Logger.Warn("evnet: "+msg, args...) }
 
-var errNotListening = errors.New("evnet: no listener")
-
-var _ = os.ErrClosed

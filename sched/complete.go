@@ -45,7 +45,10 @@ func (l *Loop) collect(cqes []uring.CQE) {
 		if !c.More() {
 			cp.final = true
 			l.table.remove(c.UserData)
-			op.state = opIdle
+			// Not idle until its callback runs: a callback of the same
+			// batch that cancels it must still be heard (a multishot is
+			// then not re-armed).
+			op.state = opReaped
 		}
 		l.done = append(l.done, cp)
 	}
@@ -130,11 +133,7 @@ func (l *Loop) dispatch(c completion) {
 				// The kernel ended the multishot on a CQE that still
 				// carries data: deliver it as one more of the stream and
 				// re-arm, so the callback sees no difference.
-				c.res.Flags |= uring.CQEFMore
-				op.cb(op, c.res)
-				if op.state == opIdle {
-					l.submit(op)
-				}
+				l.rearm(op, c)
 				return
 			}
 		}
@@ -142,11 +141,7 @@ func (l *Loop) dispatch(c completion) {
 		if c.final && c.res.Res >= 0 && !op.cancelled && l.state.Load() == loopRunning {
 			// The kernel ended the multishot (e.g. on CQ overflow) with a
 			// CQE that still carries a connection: deliver it and re-arm.
-			c.res.Flags |= uring.CQEFMore
-			op.cb(op, c.res)
-			if op.state == opIdle {
-				l.submit(op)
-			}
+			l.rearm(op, c)
 			return
 		}
 	}
@@ -166,11 +161,12 @@ func (l *Loop) dispatch(c completion) {
 		// Whether or not a cancel won the race, it is spent: a reused op
 		// must not inherit it.
 		op.cancelled, op.timedOut = false, false
+		op.state = opIdle
 		if op.parks {
 			l.interacted = true
 			l.readied = true
 		}
-		if !op.kind.internal() {
+		if !op.kind.exempt() {
 			l.ops.Add(-1)
 		}
 		op.seq.Add(1)         // even: cancel requests for this submission are void
@@ -179,6 +175,25 @@ func (l *Loop) dispatch(c completion) {
 	if op.cb != nil {
 		op.cb(op, c.res)
 	}
+}
+
+// rearm delivers the last CQE of a multishot the kernel ended as one more
+// of the stream, then submits the op again. The op is opRearming while its
+// callback runs, so a Cancel made there is not lost: the stream then ends
+// with a final ECANCELED instead of going on.
+func (l *Loop) rearm(op *Op, c completion) {
+	c.res.Flags |= uring.CQEFMore
+	op.state = opRearming
+	op.cb(op, c.res)
+	if op.state != opRearming {
+		return
+	}
+	op.state = opIdle
+	if !op.cancelled && l.state.Load() == loopRunning {
+		l.submit(op)
+		return
+	}
+	l.dispatch(completion{op: op, res: Result{Res: -int32(unix.ECANCELED)}, final: true})
 }
 
 // errRestartSys is the kernel's internal ERESTARTSYS (512), which an

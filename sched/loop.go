@@ -41,7 +41,8 @@ type Config struct {
 	// submitted and not yet completed for the last time (default 65536).
 	// Beyond it Post and Submit return ErrOverloaded and the blocking API
 	// waits for room, bounded by its context. Memory never grows without
-	// bound because a producer is faster than the kernel.
+	// bound because a producer is faster than the kernel. KindCall ops
+	// (hand-offs that hold nothing in the kernel) do not count.
 	MaxOps int
 	// Spin is how long a loop that has just exchanged work with goroutines
 	// keeps looking for more (yielding to them meanwhile) before it sleeps
@@ -334,16 +335,18 @@ func (l *Loop) Close(ctx context.Context) error {
 	if l.OnLoop() {
 		return ErrOnLoop
 	}
+	// In the posting window before the state changes, so teardown cannot
+	// close the eventfds while this wakes the loop.
+	l.posting.Add(1)
 	if l.state.CompareAndSwap(loopRunning, loopClosing) {
 		// The loop learns of the state on its next iteration; wake it
 		// however it sleeps.
-		l.posting.Add(1)
 		l.sleeping.Store(sleepEnter)
 		l.wakeup()
 		l.sleeping.Store(sleepPark)
 		l.wakeup()
-		l.posting.Add(-1)
 	}
+	l.posting.Add(-1)
 	select {
 	case <-l.exited:
 		return nil

@@ -42,8 +42,14 @@ const (
 )
 
 // internal reports the loop's own kinds, which never reach a user
-// callback and do not count against Config.MaxOps.
+// callback.
 func (k Kind) internal() bool { return k > KindCall }
+
+// exempt reports kinds that do not count against Config.MaxOps: the
+// loop's own, and KindCall, a hand-off that holds nothing in the kernel.
+// Refusing a hand-off (an offload result, a connection's flush) would lose
+// work the loop itself asked for.
+func (k Kind) exempt() bool { return k >= KindCall }
 
 // Result is one completion of an Op.
 type Result struct {
@@ -146,6 +152,8 @@ const (
 	opIdle     opState = iota
 	opQueued           // in the inbox or the SQ-wait FIFO
 	opInFlight         // in the table, SQE handed to the kernel
+	opRearming         // a multishot's callback runs before the loop re-arms it
+	opReaped           // its final CQE is reaped, its callback not yet run
 )
 
 func (o *Op) reset(kind Kind, fd int, cb Callback) {

@@ -27,7 +27,7 @@ func (l *Loop) Submit(op *Op) error {
 		op.inUse.Store(false)
 		return ErrClosed
 	}
-	if l.ops.Add(1) > int64(l.cfg.MaxOps) {
+	if !op.kind.exempt() && l.ops.Add(1) > int64(l.cfg.MaxOps) {
 		l.ops.Add(-1)
 		op.inUse.Store(false)
 		l.metrics.overloaded.Add(1)
@@ -46,7 +46,7 @@ func (l *Loop) Post(op *Op) error {
 	if !op.inUse.CompareAndSwap(false, true) {
 		return ErrOpInUse
 	}
-	if l.ops.Add(1) > int64(l.cfg.MaxOps) {
+	if !op.kind.exempt() && l.ops.Add(1) > int64(l.cfg.MaxOps) {
 		l.ops.Add(-1)
 		op.inUse.Store(false)
 		l.metrics.overloaded.Add(1)
@@ -54,7 +54,9 @@ func (l *Loop) Post(op *Op) error {
 	}
 	op.seq.Add(1)
 	if !l.push(op) {
-		l.ops.Add(-1)
+		if !op.kind.exempt() {
+			l.ops.Add(-1)
+		}
 		op.seq.Add(1) // even again: the op is idle
 		op.inUse.Store(false)
 		return ErrClosed
@@ -205,6 +207,10 @@ func (l *Loop) cancel(op *Op) {
 			op.cancelled = true
 			l.cancels = append(l.cancels, op.userData)
 		}
+	case opRearming, opReaped:
+		// Done in the kernel; the cancel keeps a multishot from being
+		// re-armed (rearm, dispatch).
+		op.cancelled = true
 	}
 }
 
