@@ -266,4 +266,3 @@ func (s *Server) checkDone() {
 }
 
 func (s *Server) logf(msg string, args ...any) { s.cfg.Logger.Warn("evnet: "+msg, args...) }
-

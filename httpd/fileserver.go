@@ -183,6 +183,11 @@ func (fs *FileServer) setup() error {
 			c.CacheBytes = 8 << 20
 		}
 	}
+	// "/static/" and "/static" mount the same: requests keep their
+	// leading slash after the prefix is stripped.
+	for len(fs.Prefix) > 0 && fs.Prefix[len(fs.Prefix)-1] == '/' {
+		fs.Prefix = fs.Prefix[:len(fs.Prefix)-1]
+	}
 	fs.prefix = []byte(fs.Prefix)
 	return nil
 }
@@ -284,10 +289,15 @@ func (fl *fsLoop) lookup(key []byte) *fileEntry {
 	return e
 }
 
+// insert caches e. The cache holds a reference of its own to every
+// entry, dropped by evict; reads and splices hold theirs (acquire), so
+// a descriptor closes only when neither the cache nor an operation uses
+// it.
 func (fl *fsLoop) insert(e *fileEntry) {
 	if old := fl.entries[e.key]; old != nil {
 		fl.evict(old)
 	}
+	e.refs++
 	fl.entries[e.key] = e
 	fl.pushFront(e)
 	fl.n++
@@ -296,7 +306,8 @@ func (fl *fsLoop) insert(e *fileEntry) {
 	}
 }
 
-// evict drops e from the cache; its descriptor closes once unused.
+// evict drops e from the cache, with its sidecars; its descriptor closes
+// once no operation uses it.
 func (fl *fsLoop) evict(e *fileEntry) {
 	if e.evicted {
 		return
@@ -307,13 +318,23 @@ func (fl *fsLoop) evict(e *fileEntry) {
 	}
 	fl.unlink(e)
 	fl.n--
+	fl.dropSidecars(e)
+	fl.release(e) // the cache's reference
+}
+
+// dropSidecars forgets e's sidecars (they are looked up again when
+// needed); each is owned by e and holds one reference for it.
+func (fl *fsLoop) dropSidecars(e *fileEntry) {
 	for i, sc := range e.sidecars {
-		if sc != nil {
-			fl.evict(sc)
-			e.sidecars[i] = nil
+		if sc == nil {
+			continue
+		}
+		e.sidecars[i] = nil
+		if sc.fd >= 0 && !sc.evicted {
+			sc.evicted = true
+			fl.release(sc)
 		}
 	}
-	fl.release(e)
 }
 
 func (fl *fsLoop) acquire(e *fileEntry) { e.refs++ }

@@ -72,7 +72,12 @@ func (h httpFileServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer f.Close()
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
 		if !p.Dir {
-			loc := r.URL.EscapedPath() + "/"
+			// From the cleaned path: a raw "//host/x" would redirect to
+			// another host.
+			loc := fs.Prefix + "/"
+			if rel != "." {
+				loc += string(escapePath([]byte(rel))) + "/"
+			}
 			if r.URL.RawQuery != "" {
 				loc += "?" + r.URL.RawQuery
 			}
@@ -154,6 +159,9 @@ func (fs *FileServer) serveFileHTTP(w http.ResponseWriter, r *http.Request, f *o
 	}
 	enc, ok := content.Negotiate(ae, avail)
 	if !ok {
+		if compressible && fs.Precompressed {
+			w.Header().Set("Vary", "Accept-Encoding")
+		}
 		http.Error(w, "not acceptable", http.StatusNotAcceptable)
 		return
 	}
@@ -170,7 +178,7 @@ func (fs *FileServer) serveFileHTTP(w http.ResponseWriter, r *http.Request, f *o
 	} else {
 		h.Set("Accept-Ranges", "bytes")
 	}
-	if avail != content.EncodingSet(0).Add(content.Identity) {
+	if compressible && fs.Precompressed {
 		h.Set("Vary", "Accept-Encoding")
 	}
 	if fs.CacheControl != "" {

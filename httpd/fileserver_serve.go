@@ -5,8 +5,11 @@ import (
 	"context"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/uringd/uringd/httpd/internal/content"
 	"github.com/uringd/uringd/offload"
@@ -294,6 +297,8 @@ func (fr *fileReq) revalidate(e *fileEntry) {
 				return
 			}
 			e.checked = fr.fl.loop.Now()
+			// Sidecars change on their own: look them up again.
+			fr.fl.dropSidecars(e)
 			fr.have(e)
 			return
 		}
@@ -322,9 +327,16 @@ func (fr *fileReq) have(e *fileEntry) {
 // file or a listing.
 func (fr *fileReq) directory(e *fileEntry) {
 	if !fr.dir {
+		// Built from the cleaned path, never from the raw one: a raw
+		// "//host/x" would make a Location to another host.
 		w := fr.w
-		path, query, _ := bytes.Cut(fr.url, []byte{'?'})
-		loc := append(append([]byte(nil), path...), '/')
+		_, query, _ := bytes.Cut(fr.url, []byte{'?'})
+		loc := append([]byte(nil), fr.fs().Prefix...)
+		loc = append(loc, '/')
+		if !(len(fr.rel) == 1 && fr.rel[0] == '.') {
+			loc = append(loc, escapePath(fr.rel)...)
+			loc = append(loc, '/')
+		}
 		if len(query) > 0 {
 			loc = append(append(loc, '?'), query...)
 		}
@@ -438,18 +450,22 @@ func (fr *fileReq) file() {
 			}
 		}
 	}
+	// Whether the response depends on Accept-Encoding does not depend on
+	// which sidecars this client's header made us look for.
+	vary := compressible && (fs.Precompressed || fs.Compression != nil)
 	enc, ok := content.Negotiate(fr.ae, avail)
 	if !ok {
+		if vary {
+			fr.w.Header("Vary", "Accept-Encoding")
+		}
 		fr.fail(http.StatusNotAcceptable)
 		return
 	}
-	vary := avail != content.EncodingSet(0).Add(content.Identity)
 	target := e
 	if enc != content.Identity {
 		target = e.sidecars[enc]
 	} else if c := fs.Compression; c != nil && compressible && len(fr.conds.Range) == 0 &&
 		e.st.Size >= c.MinSize && e.st.Size <= c.MaxSize {
-		vary = true
 		if zenc, ok := content.Negotiate(fr.ae, content.EncodingSet(0).Add(content.Identity).Add(content.Gzip).Add(content.Zstd)); ok && zenc != content.Identity {
 			fr.compressed(zenc)
 			return
@@ -462,7 +478,22 @@ func (fr *fileReq) file() {
 // acceptsCoding is a quick check before probing for a sidecar: does the
 // header name the coding or "*" at all.
 func acceptsCoding(ae []byte, enc content.Encoding) bool {
-	return bytes.Contains(ae, []byte(enc.String())) || bytes.IndexByte(ae, '*') >= 0
+	return containsFold(ae, enc.String()) || bytes.IndexByte(ae, '*') >= 0
+}
+
+// containsFold reports whether s contains sub, ASCII case-insensitively.
+func containsFold(s []byte, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if equalFold(bytesToString(s[i:i+len(sub)]), sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// escapePath percent-encodes what a Location path must not hold raw.
+func escapePath(p []byte) []byte {
+	return []byte((&url.URL{Path: string(p)}).EscapedPath())
 }
 
 // probeSidecar opens name+suffix; the result (or its absence) is cached
@@ -482,21 +513,34 @@ func (fr *fileReq) onSidecarOpen(_ *sched.Op, r sched.Result) {
 	e, enc := fr.entry, fr.probing
 	missing := &fileEntry{key: e.key + enc.Suffix(), fd: -1, evicted: true}
 	if r.Res < 0 {
+		if e.evicted {
+			fr.setRel([]byte(e.key))
+			fr.entry = nil
+			fr.start()
+			return
+		}
 		e.sidecars[enc] = missing
 		fr.file()
 		return
 	}
 	fd := int(r.Res)
 	fr.op.PrepStat(fd, &emptyPath[0], unix.AT_EMPTY_PATH, unix.STATX_BASIC_STATS, &fr.st, func(_ *sched.Op, r sched.Result) {
-		if r.Res < 0 || fr.st.Mode&unix.S_IFMT != unix.S_IFREG {
+		switch {
+		case e.evicted:
+			// The entry left the cache meanwhile: start over from a
+			// fresh lookup rather than attach to a dead entry.
+			unix.Close(fd)
+			fr.setRel([]byte(e.key))
+			fr.entry = nil
+			fr.start()
+			return
+		case r.Res < 0 || fr.st.Mode&unix.S_IFMT != unix.S_IFREG:
 			unix.Close(fd)
 			e.sidecars[enc] = missing
-		} else {
+		default:
 			sc := fr.fs().newEntry(e.key+enc.Suffix(), fd, &fr.st, enc, []byte(e.key))
 			sc.ctype = e.ctype
-			if e.evicted {
-				sc.evicted = true // the entry left the cache meanwhile
-			}
+			sc.refs = 1 // the entry's
 			e.sidecars[enc] = sc
 		}
 		fr.file()
@@ -587,7 +631,13 @@ func (fr *fileReq) sendFile(t *fileEntry, off, n int64) {
 
 // read reads a small body and sends it with the headers.
 func (fr *fileReq) read(t *fileEntry, off, n int64) {
-	fr.buf = fr.fl.getBuf(int(n))
+	// One byte more than expected: a file that grew since its statx shows
+	// up as a long read, as one that shrank shows up as a short one.
+	want := n
+	if off+n == t.st.Size {
+		want++
+	}
+	fr.buf = fr.fl.getBuf(int(want))
 	fr.fl.acquire(t)
 	fr.op.PrepRead(t.fd, fr.buf, off, func(_ *sched.Op, r sched.Result) {
 		fr.fl.release(t)
@@ -608,7 +658,7 @@ func (fr *fileReq) read(t *fileEntry, off, n int64) {
 			fr.fail(http.StatusInternalServerError)
 			return
 		}
-		fr.w.Write(fr.buf)
+		fr.w.Write(fr.buf[:n])
 		fr.finish()
 	})
 	fr.submit()
@@ -667,7 +717,7 @@ func (fr *fileReq) compressed(enc content.Encoding) {
 		if enc == content.Gzip {
 			job = offload.Gzip(data, c.GzipLevel)
 		} else {
-			job = offload.Zstd(data, 0)
+			job = offload.Zstd(data, zstd.SpeedDefault)
 		}
 		err := c.Pool.Go(context.Background(), fr.fl.loop, offload.CPU, offload.FailFast, job, func(v any, err error) {
 			if err != nil {

@@ -252,7 +252,10 @@ func (w *Response) finish() {
 	c := w.c
 	if !w.headerSent {
 		n := w.contentLength
-		if n < 0 || n != w.written {
+		if n < 0 || (n != w.written && !w.head) {
+			// A declared length the body did not match is replaced by
+			// what was written; a HEAD response keeps the declared one
+			// (the body it describes is not sent).
 			n = w.written
 		}
 		w.writeHead(n)
