@@ -221,6 +221,7 @@ func (c *Conn) onSent(op *sched.Op, r sched.Result) {
 		return
 	}
 	c.sent += int(r.Res)
+	c.ls.bytesOut.Add(uint64(r.Res))
 	if c.sent < len(c.sending) {
 		c.submitSend() // a short send: the rest
 		return
@@ -314,6 +315,9 @@ func (c *Conn) stopRead() {
 }
 
 func (c *Conn) onRecv(_ *sched.Op, r sched.Result) {
+	if r.Res > 0 {
+		c.ls.bytesIn.Add(uint64(r.Res))
+	}
 	switch {
 	case r.Res <= 0:
 	case c.flags&flagDetaching != 0:

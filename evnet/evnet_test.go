@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -163,5 +164,74 @@ func TestUnixAndShutdown(t *testing.T) {
 	}
 	if h.opened.Load() != 1 || h.closed.Load() != 1 {
 		t.Errorf("opened %d closed %d", h.opened.Load(), h.closed.Load())
+	}
+}
+
+// A second server on a port another one listens on fails with
+// EADDRINUSE, as package net does, though each loop's listener has
+// SO_REUSEPORT (which would otherwise let it join the first's group and
+// take half its connections).
+func TestListenPortInUse(t *testing.T) {
+	_, addr := startServer(t, &echo{}, Config{}, "tcp", "127.0.0.1:0")
+	s, err := NewServer(&echo{}, Config{Loops: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if a, err := s.Listen("tcp", addr.String()); !errors.Is(err, syscall.EADDRINUSE) {
+		t.Fatalf("second Listen on %s: %v, %v; want EADDRINUSE", addr, a, err)
+	}
+	// Nor beside a listener of package net's.
+	nl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nl.Close()
+	if a, err := s.Listen("tcp", nl.Addr().String()); !errors.Is(err, syscall.EADDRINUSE) {
+		t.Fatalf("Listen on net's %s: %v, %v; want EADDRINUSE", nl.Addr(), a, err)
+	}
+}
+
+// LoopStats counts the bytes each way and the connections open, per loop.
+func TestLoopStats(t *testing.T) {
+	s, addr := startServer(t, &echo{}, Config{}, "tcp", "127.0.0.1:0")
+	c, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := bytes.Repeat([]byte("x"), 100_000)
+	go c.Write(msg)
+	if _, err := io.ReadFull(c, make([]byte, len(msg))); err != nil {
+		t.Fatal(err)
+	}
+	// The client may have every byte before the server's loop has run
+	// the send's completion: the counters catch up.
+	var in, out uint64
+	var open int64
+	deadline := time.Now().Add(testTimeout)
+	for {
+		in, out, open = 0, 0, 0
+		for _, ls := range s.LoopStats() {
+			in, out, open = in+ls.BytesIn, out+ls.BytesOut, open+ls.Open
+		}
+		if in >= uint64(len(msg)) && out >= uint64(len(msg)) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if in != uint64(len(msg)) || out != uint64(len(msg)) || open != 1 {
+		t.Fatalf("in %d, out %d, open %d; want %d, %d, 1", in, out, open, len(msg), len(msg))
+	}
+	c.Close()
+	deadline = time.Now().Add(testTimeout)
+	for open != 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+		open = 0
+		for _, ls := range s.LoopStats() {
+			open += ls.Open
+		}
+	}
+	if open != 0 {
+		t.Fatalf("%d open after the client closed", open)
 	}
 }

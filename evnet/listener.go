@@ -38,6 +38,18 @@ func (s *Server) openListener(network, address string) (*listener, error) {
 	ln := &listener{srv: s, network: network}
 	switch network {
 	case "tcp", "tcp4", "tcp6":
+		// SO_REUSEPORT would let this group join another process's
+		// listeners on the port (same user) and take half its
+		// connections. A plain bind first fails if anyone listens there;
+		// it is closed before the group binds (a window of a few system
+		// calls).
+		if _, port, err := net.SplitHostPort(address); err == nil && port != "0" && port != "" {
+			fd, err := sched.ListenSocket(network, address, false)
+			if err != nil {
+				return nil, err
+			}
+			unix.Close(fd)
+		}
 		// The first socket picks the port (for ":0"); the others bind to
 		// the same one.
 		for i, ls := range s.loops {

@@ -2,6 +2,7 @@ package evnet
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/uringd/uringd/sched"
 )
@@ -23,9 +24,12 @@ type loopState struct {
 
 	head  *Conn // every open connection, for Shutdown
 	count int
-	bufs  bufPool
-	ops   []*sched.Op // free send ops
-	pipes []pipe      // free, empty pipes for splicing
+	// Counters read by LoopStats from other goroutines.
+	openConns         atomic.Int64
+	bytesIn, bytesOut atomic.Uint64
+	bufs              bufPool
+	ops               []*sched.Op // free send ops
+	pipes             []pipe      // free, empty pipes for splicing
 }
 
 func (ls *loopState) getOp() *sched.Op {
@@ -91,6 +95,7 @@ func (ls *loopState) add(c *Conn) {
 	}
 	ls.head = c
 	ls.count++
+	ls.openConns.Add(1)
 }
 
 func (ls *loopState) remove(c *Conn) {
@@ -104,6 +109,7 @@ func (ls *loopState) remove(c *Conn) {
 	}
 	c.prev, c.next = nil, nil
 	ls.count--
+	ls.openConns.Add(-1)
 }
 
 // drain runs on the loop when Shutdown starts: stop accepting, and ask
@@ -139,20 +145,30 @@ func (ls *loopState) abortAll() {
 
 // post runs fn on the loop; if the loop has closed, fn is dropped (the
 // loop cancelled everything it had).
-func (ls *loopState) post(fn func()) {
+func (ls *loopState) post(fn func()) error { return ls.postOp(fn, false) }
+
+// postAlways is post for a function that must run even if the loop closes
+// before it gets to it (it then runs during the close, still on the loop):
+// one that releases a resource nothing else would.
+func (ls *loopState) postAlways(fn func()) error { return ls.postOp(fn, true) }
+
+func (ls *loopState) postOp(fn func(), always bool) error {
 	p := postPool.Get().(*postOp)
-	p.fn = fn
+	p.fn, p.always = fn, always
 	p.op.Data = p
 	p.op.PrepCall(runPost)
 	if err := ls.loop.Post(&p.op); err != nil {
 		p.fn = nil
 		postPool.Put(p)
+		return err
 	}
+	return nil
 }
 
 type postOp struct {
-	op sched.Op
-	fn func()
+	op     sched.Op
+	fn     func()
+	always bool
 }
 
 var postPool = sync.Pool{New: func() any { return new(postOp) }}
@@ -161,7 +177,7 @@ func runPost(op *sched.Op, r sched.Result) {
 	p := op.Data.(*postOp)
 	fn := p.fn
 	p.fn = nil
-	if r.Err() == nil {
+	if r.Err() == nil || p.always {
 		fn()
 	}
 	// Back to the pool only after fn returned: if it panics, the loop's

@@ -122,6 +122,7 @@ func (c *Conn) onSpliceOut(_ *sched.Op, r sched.Result) {
 	}
 	seg.inPipe -= int(r.Res)
 	seg.sent += int64(r.Res)
+	c.ls.bytesOut.Add(uint64(r.Res))
 	if seg.inPipe > 0 || seg.left > 0 {
 		c.spliceNext()
 		return

@@ -147,8 +147,12 @@ func (s *Server) Listen(network, address string) (net.Addr, error) {
 	for _, a := range ln.acceptors {
 		s.acceptors.Add(1)
 		// Started on the loop, where it is ordered with a drain: a drain
-		// that runs first makes it close instead of accept.
-		a.ls.post(a.start)
+		// that runs first makes it close instead of accept. A loop that
+		// has stopped (a Shutdown that finished meanwhile) runs nothing
+		// more, so the socket closes here.
+		if err := a.ls.postAlways(a.start); err != nil {
+			a.finish()
+		}
 	}
 	return ln.addr, nil
 }
@@ -172,6 +176,22 @@ type Stats struct {
 	Open     int64  // connections open now
 	Accepted uint64 // connections accepted since start
 	Refused  uint64 // connections refused by MaxConns or shutdown
+}
+
+// LoopStats are one loop's share of a server's connections and traffic.
+type LoopStats struct {
+	Open     int64  // connections open on the loop now
+	BytesIn  uint64 // bytes received since start
+	BytesOut uint64 // bytes sent since start (files spliced included)
+}
+
+// LoopStats returns each loop's counters, in the order of Group.
+func (s *Server) LoopStats() []LoopStats {
+	out := make([]LoopStats, len(s.loops))
+	for i, ls := range s.loops {
+		out[i] = LoopStats{Open: ls.openConns.Load(), BytesIn: ls.bytesIn.Load(), BytesOut: ls.bytesOut.Load()}
+	}
+	return out
 }
 
 // Stats returns the server's counters.

@@ -8,8 +8,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,6 +54,21 @@ type exchange struct {
 	written     int64
 	declared    int64 // Content-Length the handler set, or -1
 
+	// What WriteHeader took from the header map: as with net/http, later
+	// changes to it do not reach the response, except trailers.
+	fields    []byte   // the handler's fields, rendered
+	hasType   bool     // Content-Type set (even empty: no sniffing)
+	sniffed   string   // Content-Type detected from the first write
+	ownServer bool     // the handler set Server
+	ownDate   bool     // the handler set Date
+	trailers  []string // field names the Trailer header announced
+
+	// ack carries the loop's answer to a flushed piece: nil once the
+	// connection's output is below its high-water mark (so a handler
+	// writing to a client that does not read waits, as with net/http),
+	// net.ErrClosed if the connection is gone.
+	ack chan error
+
 	mu       sync.Mutex
 	done     bool // the handler returned
 	hijacked bool
@@ -89,18 +106,27 @@ func (a *adapter) connClosed(c *conn) {
 		x.cancel()
 		c.exchange = nil
 	}
+	c.wakeWriter(net.ErrClosed)
 }
 
 // newRequest builds the *http.Request for a parsed head. The body was read
 // by the loop; the handler gets a copy.
 func (a *adapter) newRequest(c *conn, req *h1.Request, body []byte) (*http.Request, error) {
 	target := string(req.Target)
-	u, err := url.ParseRequestURI(target)
+	// CONNECT names an authority ("host:port"), which ParseRequestURI
+	// would take for a scheme and an opaque part; net/http parses it
+	// behind a scheme it then drops.
+	authority := string(req.Method) == http.MethodConnect && !strings.HasPrefix(target, "/")
+	raw := target
+	if authority {
+		raw = "http://" + target
+	}
+	u, err := url.ParseRequestURI(raw)
 	if err != nil {
-		if string(req.Method) != http.MethodConnect {
-			return nil, err
-		}
-		u = &url.URL{Host: target}
+		return nil, err
+	}
+	if authority {
+		u.Scheme = ""
 	}
 	h := make(http.Header, len(req.Headers))
 	for _, f := range req.Headers {
@@ -127,8 +153,11 @@ func (a *adapter) newRequest(c *conn, req *h1.Request, body []byte) (*http.Reque
 		hr.TransferEncoding = []string{"chunked"}
 	}
 	if len(body) > 0 {
-		hr.Body = io.NopCloser(bytes.NewReader(bytes.Clone(body)))
-		hr.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+		// body is the loop's (the receive buffer, or a pooled one): the
+		// handler's goroutine gets a copy of its own.
+		own := bytes.Clone(body)
+		hr.Body = io.NopCloser(bytes.NewReader(own))
+		hr.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(own)), nil }
 	} else {
 		hr.Body = http.NoBody
 	}
@@ -201,11 +230,46 @@ func (x *exchange) WriteHeader(code int) {
 	}
 	x.wroteHeader = true
 	x.status = code
-	if cl := x.header.Get("Content-Length"); cl != "" {
+	x.snapshot()
+}
+
+// snapshot takes the response's fields from the header map when the
+// status is set, as net/http does. Content-Length (when valid),
+// Transfer-Encoding and Connection are the server's to render; an
+// invalid Content-Length is dropped, as net/http drops it.
+func (x *exchange) snapshot() {
+	h := x.header
+	if cl := h.Get("Content-Length"); cl != "" {
 		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n >= 0 {
 			x.declared = n
 		}
 	}
+	if containsToken(h.Get("Connection"), "close") {
+		x.closeAfter = true
+	}
+	_, x.hasType = h["Content-Type"]
+	x.hasType = x.hasType || h.Get("Content-Encoding") != ""
+	_, x.ownServer = h["Server"]
+	_, x.ownDate = h["Date"]
+	for _, v := range h["Trailer"] {
+		for _, name := range strings.Split(v, ",") {
+			if name = textproto.TrimString(name); name != "" {
+				x.trailers = append(x.trailers, http.CanonicalHeaderKey(name))
+			}
+		}
+	}
+	b := x.fields[:0]
+	for k, vs := range h {
+		switch k {
+		case "Content-Length", "Transfer-Encoding", "Connection":
+			continue
+		}
+		if strings.HasPrefix(k, http.TrailerPrefix) {
+			continue
+		}
+		b = appendField(b, k, vs)
+	}
+	x.fields = b
 }
 
 // Write implements http.ResponseWriter.
@@ -214,13 +278,14 @@ func (x *exchange) Write(b []byte) (int, error) {
 		return 0, http.ErrHijacked
 	}
 	if !x.wroteHeader {
-		if x.header.Get("Content-Type") == "" && x.header.Get("Content-Encoding") == "" && len(x.body) == 0 {
-			x.header.Set("Content-Type", http.DetectContentType(b))
-		}
 		x.WriteHeader(http.StatusOK)
 	}
 	if !bodyAllowed(x.status) {
 		return 0, http.ErrBodyNotAllowed
+	}
+	if !x.hasType && x.sniffed == "" && !x.headDone && len(b) > 0 {
+		// From the first bytes written, as net/http does.
+		x.sniffed = http.DetectContentType(b)
 	}
 	if x.declared >= 0 && x.written+int64(len(b)) > x.declared {
 		return 0, http.ErrContentLength
@@ -233,7 +298,9 @@ func (x *exchange) Write(b []byte) (int, error) {
 	// Large bodies go to the loop in pieces, so the handler's memory stays
 	// bounded.
 	if len(x.body) >= 256<<10 {
-		x.Flush()
+		if err := x.FlushError(); err != nil {
+			return len(b), err
+		}
 	}
 	return len(b), nil
 }
@@ -258,8 +325,11 @@ func (x *exchange) FlushError() error {
 		x.renderHead(-1)
 	}
 	x.renderBody()
-	x.send(x.out, false)
+	out := x.out
 	x.out = nil
+	if err := x.send(out, false); err != nil {
+		return err
+	}
 	// The request's context ends when the client goes away.
 	return x.req.Context().Err()
 }
@@ -269,34 +339,36 @@ func (x *exchange) FlushError() error {
 func (x *exchange) renderHead(n int64) {
 	b := x.out
 	b = appendStatusLine(b, x.status, x.http10)
-	b = append(b, x.a.srv.serverLine()...)
-	if _, ok := x.header["Date"]; !ok {
+	if !x.ownServer {
+		b = append(b, x.a.srv.serverLine()...)
+	}
+	if !x.ownDate {
 		b = append(b, "Date: "...)
 		b = time.Now().UTC().AppendFormat(b, http.TimeFormat)
 		b = append(b, "\r\n"...)
 	}
-	if x.header.Get("Connection") == "close" || x.draining.Load() {
+	if x.draining.Load() {
 		x.closeAfter = true
 	}
-	delete(x.header, "Connection")
-	delete(x.header, "Transfer-Encoding")
 	switch {
 	case !bodyAllowed(x.status):
-		delete(x.header, "Content-Length")
 	case x.declared >= 0:
-	case n >= 0:
-		x.header.Del("Content-Length")
-		b = append(b, "Content-Length: "...)
-		b = strconv.AppendInt(b, n, 10)
-		b = append(b, "\r\n"...)
+		b = appendLength(b, x.declared)
+	case n > 0, n == 0 && !x.head:
+		b = appendLength(b, n)
+	case n == 0:
+		// A HEAD whose handler wrote nothing says nothing of the length
+		// (net/http neither).
 	case x.http10:
 		x.closeAfter = true
 	default:
 		b = append(b, "Transfer-Encoding: chunked\r\n"...)
 		x.chunked = true
 	}
-	if x.header.Get("Content-Type") == "" && bodyAllowed(x.status) && n != 0 && !x.head {
-		x.header.Set("Content-Type", "text/plain; charset=utf-8")
+	if x.sniffed != "" && bodyAllowed(x.status) {
+		b = append(b, "Content-Type: "...)
+		b = append(b, x.sniffed...)
+		b = append(b, "\r\n"...)
 	}
 	switch {
 	case x.closeAfter:
@@ -304,10 +376,43 @@ func (x *exchange) renderHead(n int64) {
 	case x.http10:
 		b = append(b, "Connection: keep-alive\r\n"...)
 	}
-	b = appendHeader(b, x.header)
+	b = append(b, x.fields...)
 	b = append(b, "\r\n"...)
 	x.out = b
 	x.headDone = true
+}
+
+func appendLength(b []byte, n int64) []byte {
+	b = append(b, "Content-Length: "...)
+	b = strconv.AppendInt(b, n, 10)
+	return append(b, "\r\n"...)
+}
+
+// appendTrailers renders the trailer fields: those the Trailer header
+// announced, and any set under http.TrailerPrefix.
+func (x *exchange) appendTrailers(b []byte) []byte {
+	for _, k := range x.trailers {
+		b = appendField(b, k, x.header[k])
+	}
+	for k, vs := range x.header {
+		if name, ok := strings.CutPrefix(k, http.TrailerPrefix); ok {
+			b = appendField(b, http.CanonicalHeaderKey(name), vs)
+		}
+	}
+	return b
+}
+
+// hasTrailers reports whether the response ends with trailer fields.
+func (x *exchange) hasTrailers() bool {
+	if len(x.trailers) > 0 {
+		return true
+	}
+	for k := range x.header {
+		if strings.HasPrefix(k, http.TrailerPrefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // renderBody moves the buffered body into the output.
@@ -330,18 +435,25 @@ func (x *exchange) renderBody() {
 // lines.
 func appendHeader(b []byte, h http.Header) []byte {
 	for k, vs := range h {
-		if !validHeaderName(k) {
+		b = appendField(b, k, vs)
+	}
+	return b
+}
+
+// appendField renders one field's values, dropping a name or value that
+// could inject lines.
+func appendField(b []byte, k string, vs []string) []byte {
+	if !validHeaderName(k) {
+		return b
+	}
+	for _, v := range vs {
+		if !validHeaderValue(v) {
 			continue
 		}
-		for _, v := range vs {
-			if !validHeaderValue(v) {
-				continue
-			}
-			b = append(b, k...)
-			b = append(b, ": "...)
-			b = append(b, v...)
-			b = append(b, "\r\n"...)
-		}
+		b = append(b, k...)
+		b = append(b, ": "...)
+		b = append(b, v...)
+		b = append(b, "\r\n"...)
 	}
 	return b
 }
@@ -358,6 +470,10 @@ func (x *exchange) finish() {
 	if !x.wroteHeader {
 		x.WriteHeader(http.StatusOK)
 	}
+	if !x.headDone && x.declared < 0 && !x.http10 && !x.head && bodyAllowed(x.status) && x.hasTrailers() {
+		// Trailers need the chunked framing, though the length is known.
+		x.renderHead(-1)
+	}
 	switch {
 	case !x.headDone:
 		// Nothing sent yet: one piece with a Content-Length.
@@ -369,15 +485,18 @@ func (x *exchange) finish() {
 		x.renderBody()
 	case x.chunked:
 		x.renderBody()
-		x.out = append(x.out, "0\r\n\r\n"...)
+		x.out = append(x.out, "0\r\n"...)
+		x.out = x.appendTrailers(x.out)
+		x.out = append(x.out, "\r\n"...)
 	default:
 		x.renderBody()
 		if x.declared >= 0 && x.declared != x.written {
 			x.closeAfter = true
 		}
 	}
-	x.send(x.out, true)
+	out := x.out
 	x.out = nil
+	x.send(out, true)
 }
 
 // abort ends the exchange without a proper response: a panicking
@@ -397,25 +516,57 @@ func (x *exchange) abort() {
 	})
 }
 
-// send hands b to the loop; last ends the exchange.
-func (x *exchange) send(b []byte, last bool) {
+// send hands b to the loop; last ends the exchange. A piece that is not
+// the last waits until the connection's output is below its high-water
+// mark: a client that does not read holds the handler, not memory.
+func (x *exchange) send(b []byte, last bool) error {
 	c := x.c
 	closeAfter := x.closeAfter
-	x.ld.post(func() {
-		if c.exchange != x {
-			return // the connection closed meanwhile
-		}
-		if len(b) > 0 {
-			c.ec.Write(b)
-		}
-		if last {
+	if last {
+		x.ld.post(func() {
+			if c.exchange != x {
+				return // the connection closed meanwhile
+			}
+			if len(b) > 0 {
+				c.ec.Write(b)
+			}
 			c.exchange = nil
 			x.cancel()
 			c.closeAfter = c.closeAfter || closeAfter
 			c.ld.done(c, &c.info, x.status, x.written)
 			c.responded()
+		})
+		return nil
+	}
+	if x.ack == nil {
+		x.ack = make(chan error, 1)
+	}
+	err := x.ld.post(func() {
+		if c.exchange != x {
+			x.ack <- net.ErrClosed
+			return
 		}
+		if len(b) > 0 {
+			c.ec.Write(b)
+		}
+		if c.ec.Buffered() > c.ld.srv.highWater() {
+			c.writer = x // OnWritable, OnDrained or the close answers
+			return
+		}
+		x.ack <- nil
 	})
+	if err != nil {
+		return net.ErrClosed
+	}
+	return <-x.ack
+}
+
+// wakeWriter lets a handler waiting on the connection's output go on.
+func (c *conn) wakeWriter(err error) {
+	if x := c.writer; x != nil && (err != nil || c.ec.Buffered() <= c.ld.srv.highWater()) {
+		c.writer = nil
+		x.ack <- err
+	}
 }
 
 // Hijack implements http.Hijacker: the connection leaves the server and
@@ -429,37 +580,43 @@ func (x *exchange) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	x.hijacked = true
 	x.mu.Unlock()
 	type result struct {
-		fd   int
-		rest []byte
-		err  error
+		fd      int
+		network string
+		rest    []byte
+		err     error
 	}
 	ch := make(chan result, 1)
 	c := x.c
 	out := x.out
-	x.ld.post(func() {
+	err := x.ld.post(func() {
 		if c.exchange != x {
-			ch <- result{-1, nil, net.ErrClosed}
+			ch <- result{fd: -1, err: net.ErrClosed}
 			return
 		}
 		if len(out) > 0 {
 			c.ec.Write(out)
 		}
+		// The record is recycled once Detach closes the connection: take
+		// what is needed of it now.
+		network := "tcp"
+		if _, ok := c.ec.LocalAddr().(*net.UnixAddr); ok {
+			network = "unix"
+		}
 		pending := append([]byte(nil), c.in...)
 		c.in = c.in[:0]
 		c.exchange = nil
 		c.ec.Detach(func(fd int, rest []byte, err error) {
-			ch <- result{fd, append(pending, rest...), err}
+			ch <- result{fd, network, append(pending, rest...), err}
 		})
 	})
+	if err != nil {
+		return nil, nil, net.ErrClosed
+	}
 	r := <-ch
 	if r.err != nil {
 		return nil, nil, r.err
 	}
-	network := "tcp"
-	if _, ok := c.ec.LocalAddr().(*net.UnixAddr); ok {
-		network = "unix"
-	}
-	nc := x.ld.loop.NewConn(r.fd, network)
+	nc := x.ld.loop.NewConn(r.fd, r.network)
 	var rd io.Reader = nc
 	if len(r.rest) > 0 {
 		rd = io.MultiReader(bytes.NewReader(r.rest), nc)

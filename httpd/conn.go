@@ -42,12 +42,23 @@ type conn struct {
 	// inServe is set while serve runs: a response completed inside it
 	// does not resume parsing (serve's own loop goes on).
 	inServe bool
-	// exchange is the net/http handler's request in progress, if any.
+	// exchange is the net/http handler's request in progress, if any;
+	// writer is that exchange while it waits for the output to drain.
 	exchange *exchange
+	writer   *exchange
 	// remote caches the peer's address as a string, for net/http.
 	remote string
 	// info is the adapter's request in progress, for the access log.
 	info requestInfo
+	// gen tells this connection from later ones that reuse the record: an
+	// asynchronous response checks it before it writes.
+	gen uint32
+	// peerEOF: the client shut down its sending side; requests already
+	// buffered are still served, then the connection closes.
+	peerEOF bool
+	// blocked: output is above the connection's high-water mark, so
+	// pipelined requests wait (OnWritable resumes them).
+	blocked bool
 }
 
 type connState uint8
@@ -138,8 +149,12 @@ func (h *connHandler) OnTimeout(ec *evnet.Conn) {
 // write timeout gives way to the idle one.
 func (h *connHandler) OnDrained(ec *evnet.Conn) {
 	c := ec.Context.(*conn)
+	c.wakeWriter(nil)
 	if c.state == stIdle {
 		ec.SetTimeout(h.srv().idleTimeout())
+		if c.blocked {
+			c.resumeInput()
+		}
 	}
 }
 
@@ -149,16 +164,35 @@ func (h *connHandler) OnDrained(ec *evnet.Conn) {
 // when the client goes away. An unfinished request is dropped.
 func (h *connHandler) OnEOF(ec *evnet.Conn) {
 	c := ec.Context.(*conn)
-	c.closeAfter = true
+	c.peerEOF = true
 	switch c.state {
 	case stBusy:
 		if c.exchange != nil {
 			c.exchange.cancel()
 		}
 	case stClosing:
+	case stIdle:
+		if len(c.in) == 0 && !c.blocked {
+			c.state = stClosing
+			ec.Close()
+		}
 	default:
+		// A request cut short by the half-close.
 		c.state = stClosing
 		ec.Close()
+	}
+}
+
+// OnWritable implements evnet.WritableHandler: a client that fell behind
+// reads again, so its waiting pipelined requests go on.
+func (h *connHandler) OnWritable(ec *evnet.Conn) {
+	c, ok := ec.Context.(*conn)
+	if !ok {
+		return
+	}
+	c.wakeWriter(nil)
+	if c.blocked {
+		c.resumeInput()
 	}
 }
 
@@ -184,6 +218,11 @@ func (c *conn) serve(buf []byte, owned bool) {
 	c.inServe = true
 	defer func() { c.inServe = false }()
 	for len(buf) > 0 && c.state != stClosing && c.state != stBusy {
+		if c.ec.Buffered() > s.highWater() {
+			// Responses pile up unread: the rest of the pipeline waits.
+			c.blocked = true
+			break
+		}
 		req := &c.ld.req
 		partial := c.partial
 		if partial != nil {
@@ -349,9 +388,11 @@ func (c *conn) dispatch(req *h1.Request, body []byte) {
 	keep := req.KeepAlive && !s.DisableKeepAlives && !c.closeAfter &&
 		(s.MaxRequestsPerConn <= 0 || c.requests < s.MaxRequestsPerConn)
 	c.closeAfter = !keep
+	// Like net/http's WriteTimeout, the response must be out within
+	// WriteTimeout of the request's head: the handler's time counts.
+	c.state = stBusy
+	c.ec.SetTimeout(s.writeTimeout())
 	if s.handler != nil {
-		c.state = stBusy
-		c.ec.SetTimeout(0)
 		c.info.capture(c.ld.loop.Now(), req)
 		s.handler.serve(c, req, body)
 		return
@@ -360,10 +401,8 @@ func (c *conn) dispatch(req *h1.Request, body []byte) {
 	w.info.capture(c.ld.loop.Now(), req)
 	r := &c.ld.request
 	r.reset(c, req, body)
-	c.state = stBusy
-	c.ec.SetTimeout(0)
 	w.inHandler = true
-	s.Handler.ServeHTTP(w, r)
+	c.runHandler(w, r)
 	w.inHandler = false
 	r.reset(nil, nil, nil)
 	if !w.async || w.finishLater {
@@ -371,23 +410,72 @@ func (c *conn) dispatch(req *h1.Request, body []byte) {
 	}
 }
 
+// runHandler calls the native handler; one that panics loses its
+// connection (the loop recovers the panic and goes on).
+func (c *conn) runHandler(w *Response, r *Request) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.ld.srv.ErrorLog.Error("httpd: handler panicked", "panic", p)
+			w.async, w.finishLater = true, false
+			w.done = true
+			c.ld.putResponse(w)
+			c.state = stClosing
+			c.ec.Abort(errHandlerPanic)
+		}
+	}()
+	c.ld.srv.Handler.ServeHTTP(w, r)
+}
+
 // responded runs when a response is complete: the connection either
 // closes or goes on with the input that waited.
 func (c *conn) responded() {
 	s := c.ld.srv
+	// The response must leave within the write timeout, the last one
+	// before a close too (a client that never reads it is cut off).
+	c.ec.SetTimeout(s.writeTimeout())
 	if c.closeAfter {
 		c.state = stClosing
 		c.ec.Close()
 		return
 	}
 	c.state = stIdle
-	c.ec.SetTimeout(s.writeTimeout())
-	if len(c.in) > 0 && !c.inServe {
-		// An asynchronous response completed: serve what waited.
+	if c.inServe {
+		return // serve's loop goes on with what is buffered
+	}
+	c.resumeInput()
+}
+
+// resumeInput serves buffered input after an asynchronous response or a
+// drain, and closes after a client's half-close once nothing complete
+// is left.
+func (c *conn) resumeInput() {
+	if c.state != stIdle {
+		return
+	}
+	if c.ec.Buffered() > c.ld.srv.highWater() {
+		// The client is not reading what it asked for: serve no more of
+		// its pipeline until it does (OnWritable comes back here).
+		c.blocked = true
+		return
+	}
+	c.blocked = false
+	if len(c.in) > 0 {
 		c.ec.ResumeRead()
 		c.serve(c.in, true)
 	}
+	if c.state == stIdle && c.peerEOF {
+		c.state = stClosing
+		c.ec.Close()
+	}
 }
+
+// highWater is the output level above which a connection's pipelined
+// requests wait (evnet's own default).
+func (s *Server) highWater() int { return 1 << 20 }
+
+// errHandlerPanic is the close reason of a connection whose handler
+// panicked.
+var errHandlerPanic = errors.New("httpd: handler panicked")
 
 // maxBacklog is how much pipelined input a busy connection buffers.
 func (s *Server) maxBacklog() int {
@@ -413,8 +501,9 @@ type loopData struct {
 	index    int
 }
 
-// post runs fn on the loop, from any goroutine.
-func (ld *loopData) post(fn func()) {
+// post runs fn on the loop, from any goroutine. It fails (and fn never
+// runs) only when the loop has stopped.
+func (ld *loopData) post(fn func()) error {
 	p := postPool.Get().(*postOp)
 	p.fn = fn
 	p.op.Data = p
@@ -422,7 +511,9 @@ func (ld *loopData) post(fn func()) {
 	if err := ld.loop.Post(&p.op); err != nil {
 		p.fn = nil
 		postPool.Put(p)
+		return err
 	}
+	return nil
 }
 
 type postOp struct {
@@ -455,7 +546,8 @@ func (ld *loopData) newConn(ec *evnet.Conn) *conn {
 	} else {
 		c = new(conn)
 	}
-	*c = conn{ld: ld, ec: ec}
+	gen := c.gen + 1
+	*c = conn{ld: ld, ec: ec, gen: gen}
 	return c
 }
 
@@ -472,7 +564,7 @@ func (ld *loopData) freeConn(c *conn) {
 	if c.partial != nil {
 		ld.putPartial(c.partial)
 	}
-	*c = conn{}
+	*c = conn{gen: c.gen + 1}
 	if len(ld.conns) < 1024 {
 		ld.conns = append(ld.conns, c)
 	}

@@ -33,9 +33,16 @@ import (
 //
 // Each loop keeps a bounded cache of open descriptors and metadata,
 // revalidated (one statx) when older than Revalidate, so a changed,
-// replaced or deleted file is served stale for at most that long; a file
-// that shrinks while it is being sent ends the connection rather than
-// send bytes it does not have.
+// replaced or deleted file is served stale for at most that long. A file
+// found changed when its body is about to go out (a short or long read, a
+// statx before a splice) is looked up again, so a complete response is
+// always one version of the file; one that shrinks while it is being sent
+// ends the connection rather than send bytes it does not have. Spliced
+// bytes are page-cache pages, not copies (as with nginx's sendfile): a
+// truncation that cuts into bytes already queued on the socket zeroes them
+// past the cut, and the client may receive those zeros before the
+// connection ends short of its Content-Length. Replace files by renaming
+// a new one over them, never by rewriting in place, when that matters.
 //
 // Set the fields before the first request and do not change them after.
 type FileServer struct {
@@ -61,7 +68,9 @@ type FileServer struct {
 	// Compression, with a Pool, compresses compressible files between
 	// MinSize and MaxSize on the fly (not for range requests).
 	Compression *Compression
-	// OpenFiles bounds each loop's cache of open files (default 1024).
+	// OpenFiles bounds each loop's cache of open files (default 1024;
+	// negative: no cache, every request opens its file and closes it
+	// once its body is out).
 	OpenFiles int
 	// Revalidate is how old cached metadata may be before a request checks
 	// it again (default 1 s; negative: check on every request).
@@ -153,7 +162,7 @@ func (fs *FileServer) setup() error {
 	if len(fs.Index) == 0 {
 		fs.Index = []string{"index.html"}
 	}
-	if fs.OpenFiles <= 0 {
+	if fs.OpenFiles == 0 {
 		fs.OpenFiles = 1024
 	}
 	if fs.Revalidate == 0 {
@@ -294,6 +303,11 @@ func (fl *fsLoop) lookup(key []byte) *fileEntry {
 // a descriptor closes only when neither the cache nor an operation uses
 // it.
 func (fl *fsLoop) insert(e *fileEntry) {
+	if fl.fs.OpenFiles < 0 {
+		// No cache: the entry lives as long as the requests that hold it.
+		e.evicted = true
+		return
+	}
 	if old := fl.entries[e.key]; old != nil {
 		fl.evict(old)
 	}
@@ -346,6 +360,8 @@ func (fl *fsLoop) release(e *fileEntry) {
 	if e.evicted && e.refs == 0 && e.fd >= 0 {
 		unix.Close(e.fd)
 		e.fd = -1
+		// Sidecars found while a request held e after its eviction.
+		fl.dropSidecars(e)
 	}
 }
 

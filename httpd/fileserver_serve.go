@@ -41,7 +41,8 @@ type fileReq struct {
 	base  int
 	// probing is the sidecar coding whose open is in flight.
 	probing content.Encoding
-	entry   *fileEntry // the file asked for
+	entry   *fileEntry // the file asked for (held: see hold)
+	opened  *fileEntry // the last entry this request opened (held)
 	target  *fileEntry // the representation sent (entry or a sidecar)
 	buf     []byte
 	ranges  [content.DefaultMaxRanges]content.Range
@@ -169,13 +170,35 @@ func (fl *fsLoop) getReq(w *Response) *fileReq {
 
 func (fl *fsLoop) putReq(fr *fileReq) {
 	fr.w = nil
-	fr.entry, fr.target = nil, nil
+	fr.hold(nil)
+	if fr.opened != nil {
+		fl.release(fr.opened)
+		fr.opened = nil
+	}
+	fr.target = nil
 	if fr.buf != nil {
 		fl.putBuf(fr.buf)
 		fr.buf = nil
 	}
 	if len(fl.reqs) < 256 {
 		fl.reqs = append(fl.reqs, fr)
+	}
+}
+
+// hold makes e the entry the request works on. The request keeps a
+// reference to it until it ends or moves on, so an eviction meanwhile
+// (another request filling a small cache) never closes a descriptor this
+// one still reads, dups or probes beside.
+func (fr *fileReq) hold(e *fileEntry) {
+	if fr.entry == e {
+		return
+	}
+	if fr.entry != nil {
+		fr.fl.release(fr.entry)
+	}
+	fr.entry = e
+	if e != nil {
+		fr.fl.acquire(e)
 	}
 }
 
@@ -253,6 +276,13 @@ func (fr *fileReq) onStat(fd int, r sched.Result) {
 	e := fr.fs().newEntry(string(fr.rel), fd, &fr.st, content.Identity, fr.rel)
 	e.checked = fr.fl.loop.Now()
 	fr.fl.insert(e)
+	// Held from here, so that an entry the cache does not keep (no
+	// cache, or evicted at once) closes when the request is done with it.
+	if fr.opened != nil {
+		fr.fl.release(fr.opened)
+	}
+	fr.opened = e
+	fr.fl.acquire(e)
 	fr.have(e)
 }
 
@@ -319,7 +349,7 @@ func (fr *fileReq) have(e *fileEntry) {
 		fr.fail(http.StatusNotFound)
 		return
 	}
-	fr.entry = e
+	fr.hold(e)
 	fr.file()
 }
 
@@ -354,7 +384,7 @@ func (fr *fileReq) directory(e *fileEntry) {
 	if len(fr.rel) == 1 && fr.rel[0] == '.' {
 		fr.base = 0
 	}
-	fr.entry = e
+	fr.hold(e)
 	fr.tryIndex(0)
 }
 
@@ -510,30 +540,25 @@ func (fr *fileReq) probeSidecar(enc content.Encoding) {
 }
 
 func (fr *fileReq) onSidecarOpen(_ *sched.Op, r sched.Result) {
+	// The request holds e: even if a busy cache evicted it meanwhile, its
+	// descriptor stays open, and a sidecar found now stays with it until
+	// its last reference goes (release). Starting over instead would let
+	// a few concurrent requests on a small cache evict each other forever.
 	e, enc := fr.entry, fr.probing
 	missing := &fileEntry{key: e.key + enc.Suffix(), fd: -1, evicted: true}
 	if r.Res < 0 {
-		if e.evicted {
-			fr.setRel([]byte(e.key))
-			fr.entry = nil
-			fr.start()
-			return
+		if e.sidecars[enc] == nil {
+			e.sidecars[enc] = missing
 		}
-		e.sidecars[enc] = missing
 		fr.file()
 		return
 	}
 	fd := int(r.Res)
 	fr.op.PrepStat(fd, &emptyPath[0], unix.AT_EMPTY_PATH, unix.STATX_BASIC_STATS, &fr.st, func(_ *sched.Op, r sched.Result) {
 		switch {
-		case e.evicted:
-			// The entry left the cache meanwhile: start over from a
-			// fresh lookup rather than attach to a dead entry.
+		case e.sidecars[enc] != nil:
+			// Another request's probe of the same coding got there first.
 			unix.Close(fd)
-			fr.setRel([]byte(e.key))
-			fr.entry = nil
-			fr.start()
-			return
 		case r.Res < 0 || fr.st.Mode&unix.S_IFMT != unix.S_IFREG:
 			unix.Close(fd)
 			e.sidecars[enc] = missing
@@ -569,7 +594,7 @@ func (fr *fileReq) serve(t *fileEntry, enc content.Encoding, vary bool) {
 	switch status {
 	case http.StatusRequestedRangeNotSatisfiable:
 		w.SetStatus(status)
-		w.HeaderBytes("Content-Range", content.AppendUnsatisfiedRange(w.c.ld.scratch2[:0], size))
+		w.HeaderBytes("Content-Range", content.AppendUnsatisfiedRange(w.ld.scratch2[:0], size))
 		fr.finish()
 		return
 	case http.StatusPartialContent:
@@ -578,7 +603,7 @@ func (fr *fileReq) serve(t *fileEntry, enc content.Encoding, vary bool) {
 			fr.multipart(t, ranges)
 			return
 		}
-		w.HeaderBytes("Content-Range", content.AppendContentRange(w.c.ld.scratch2[:0], ranges[0], size))
+		w.HeaderBytes("Content-Range", content.AppendContentRange(w.ld.scratch2[:0], ranges[0], size))
 		fr.body(t, ranges[0].Start, ranges[0].Length)
 		return
 	}
@@ -617,9 +642,50 @@ func (fr *fileReq) body(t *fileEntry, off, n int64) {
 		fr.read(t, off, n)
 		return
 	}
-	w.Flush()
-	fr.sendFile(t, off, n)
-	fr.finish()
+	fr.verify(t, func() {
+		w.Flush()
+		fr.sendFile(t, off, n)
+		fr.finish()
+	})
+}
+
+// verify checks, before a large body is spliced, that t's file is still
+// the one its headers describe: a file rewritten in place since its
+// statx would otherwise go out as a complete response that is neither
+// version (its new bytes cut to the old length). A change is handled as
+// read handles one. A change during the transfer is not caught (nginx's
+// sendfile has the same window); the response is then cut short or torn.
+func (fr *fileReq) verify(t *fileEntry, send func()) {
+	fr.fl.acquire(t)
+	fr.op.PrepStat(t.fd, &emptyPath[0], unix.AT_EMPTY_PATH, unix.STATX_BASIC_STATS, &fr.st, func(_ *sched.Op, r sched.Result) {
+		fr.fl.release(t)
+		if r.Res < 0 || !t.sameFile(&fr.st) {
+			fr.changed(r.Res >= 0)
+			return
+		}
+		send()
+	})
+	fr.submit()
+}
+
+// changed handles a file found different from its cache entry while
+// serving it: the entry is dropped and the request starts over once, so
+// no stale length or mixed bytes go out; a second change fails it.
+func (fr *fileReq) changed(retry bool) {
+	fr.fl.evict(fr.entry)
+	if retry && !fr.retried {
+		fr.retried = true
+		fr.w.resetHeaders()
+		fr.index = -1
+		fr.setRel([]byte(fr.entry.key))
+		if fr.buf != nil {
+			fr.fl.putBuf(fr.buf)
+			fr.buf = nil
+		}
+		fr.start()
+		return
+	}
+	fr.fail(http.StatusInternalServerError)
 }
 
 // sendFile queues a spliced file range; t stays open until it is out.
@@ -642,20 +708,8 @@ func (fr *fileReq) read(t *fileEntry, off, n int64) {
 	fr.op.PrepRead(t.fd, fr.buf, off, func(_ *sched.Op, r sched.Result) {
 		fr.fl.release(t)
 		if r.Res < 0 || int64(r.Res) != n {
-			// The file changed since its statx: forget it and start over
-			// once, so no stale length or mixed bytes go out.
-			fr.fl.evict(fr.entry)
-			if !fr.retried && r.Res >= 0 {
-				fr.retried = true
-				fr.w.resetHeaders()
-				fr.index = -1
-				fr.setRel([]byte(fr.entry.key))
-				fr.fl.putBuf(fr.buf)
-				fr.buf = nil
-				fr.start()
-				return
-			}
-			fr.fail(http.StatusInternalServerError)
+			// The file changed since its statx.
+			fr.changed(r.Res >= 0)
 			return
 		}
 		fr.w.Write(fr.buf[:n])
@@ -680,15 +734,17 @@ func (fr *fileReq) multipart(t *fileEntry, ranges []content.Range) {
 		fr.finish()
 		return
 	}
-	w.Flush()
-	for _, seg := range fr.plan.Segments {
-		if seg.Data != nil {
-			w.Write(seg.Data)
-			continue
+	fr.verify(t, func() {
+		w.Flush()
+		for _, seg := range fr.plan.Segments {
+			if seg.Data != nil {
+				w.Write(seg.Data)
+				continue
+			}
+			fr.sendFile(t, seg.File.Start, seg.File.Length)
 		}
-		fr.sendFile(t, seg.File.Start, seg.File.Length)
-	}
-	fr.finish()
+		fr.finish()
+	})
 }
 
 // compressed serves the entry compressed on the fly with enc: from the
@@ -700,16 +756,15 @@ func (fr *fileReq) compressed(enc content.Encoding) {
 		return
 	}
 	n := e.st.Size
-	fr.buf = fr.fl.getBuf(int(n))
+	fr.buf = fr.fl.getBuf(int(n) + 1) // one more: see read
 	fr.fl.acquire(e)
 	fr.op.PrepRead(e.fd, fr.buf, 0, func(_ *sched.Op, r sched.Result) {
 		fr.fl.release(e)
 		if int64(r.Res) != n {
-			fr.fl.evict(e)
-			fr.fail(http.StatusServiceUnavailable)
+			fr.changed(r.Res >= 0)
 			return
 		}
-		data := append([]byte(nil), fr.buf...)
+		data := append([]byte(nil), fr.buf[:n]...)
 		fr.fl.putBuf(fr.buf)
 		fr.buf = nil
 		c := fr.fs().Compression

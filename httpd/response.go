@@ -3,6 +3,7 @@ package httpd
 import (
 	"bytes"
 	"errors"
+	"net"
 	"net/http"
 	"strconv"
 
@@ -22,9 +23,18 @@ var ErrResponseDone = errors.New("httpd: response already finished")
 //
 // A Response finishes when ServeHTTP returns, unless the handler called
 // Async: it then finishes with Finish, on the loop (Post gets there from
-// any goroutine). Responses on one connection leave in request order.
+// any goroutine). Responses on one connection leave in request order. An
+// asynchronous response whose client has gone is finished all the same;
+// its writes return net.ErrClosed and go nowhere (Closed tells). A
+// Response must not be used once finished: it is recycled.
 type Response struct {
-	c             *conn
+	c *conn
+	// ld and gen are taken at the start: once the client goes, c is
+	// recycled for other connections, and gen tells them apart.
+	ld            *loopData
+	gen           uint32
+	ownServer     bool // the handler set Server
+	ownDate       bool // the handler set Date
 	status        int
 	hdr           []byte // extra header lines, "Name: value\r\n" each
 	body          []byte
@@ -49,7 +59,8 @@ func (ld *loopData) getResponse(c *conn, req *h1.Request) *Response {
 	} else {
 		w = new(Response)
 	}
-	w.c = c
+	w.c, w.ld, w.gen = c, c.ld, c.gen
+	w.ownServer, w.ownDate = false, false
 	w.status = http.StatusOK
 	w.hdr, w.body = w.hdr[:0], w.body[:0]
 	w.contentLength, w.written = -1, 0
@@ -70,6 +81,22 @@ func (ld *loopData) putResponse(w *Response) {
 	}
 }
 
+// conn returns the response's connection, or nil once the client has
+// gone (the record then belongs to the pool or to another connection).
+func (w *Response) conn() *conn {
+	if c := w.c; c != nil && c.gen == w.gen {
+		return c
+	}
+	return nil
+}
+
+// Closed reports whether the client's connection has closed: an
+// asynchronous handler can stop the work whose result nobody will read.
+func (w *Response) Closed() bool {
+	c := w.conn()
+	return c == nil || c.ec.Closed()
+}
+
 // SetStatus sets the status code (default 200). It has no effect once
 // headers have been sent (after Flush).
 func (w *Response) SetStatus(code int) {
@@ -87,14 +114,22 @@ func (w *Response) Header(name, value string) {
 	if w.headerSent || !validHeaderName(name) || !validHeaderValue(value) {
 		return
 	}
-	switch {
-	case equalFold(name, "Content-Length"), equalFold(name, "Transfer-Encoding"):
-		return
-	case equalFold(name, "Connection"):
-		if containsToken(value, "close") {
-			w.c.closeAfter = true
+	switch len(name) {
+	case len("Content-Length"), len("Transfer-Encoding"):
+		if equalFold(name, "Content-Length") || equalFold(name, "Transfer-Encoding") {
+			return
 		}
-		return
+	case len("Connection"):
+		if equalFold(name, "Connection") {
+			if c := w.conn(); c != nil && containsToken(value, "close") {
+				c.closeAfter = true
+			}
+			return
+		}
+	case len("Server"):
+		w.ownServer = w.ownServer || equalFold(name, "Server")
+	case len("Date"):
+		w.ownDate = w.ownDate || equalFold(name, "Date")
 	}
 	w.hdr = append(w.hdr, name...)
 	w.hdr = append(w.hdr, ": "...)
@@ -126,7 +161,11 @@ func (w *Response) Write(b []byte) (int, error) {
 	}
 	if w.headerSent && !w.chunked {
 		// Streaming a declared length: straight to the connection.
-		return w.c.ec.Write(b)
+		c := w.conn()
+		if c == nil {
+			return 0, net.ErrClosed
+		}
+		return c.ec.Write(b)
 	}
 	w.body = append(w.body, b...)
 	return len(b), nil
@@ -142,7 +181,11 @@ func (w *Response) WriteString(s string) (int, error) {
 		return len(s), nil
 	}
 	if w.headerSent && !w.chunked {
-		return w.c.ec.WriteString(s)
+		c := w.conn()
+		if c == nil {
+			return 0, net.ErrClosed
+		}
+		return c.ec.WriteString(s)
 	}
 	w.body = append(w.body, s...)
 	return len(s), nil
@@ -152,13 +195,14 @@ func (w *Response) WriteString(s string) (int, error) {
 // the end of the loop's current batch of callbacks, with whatever else is
 // queued on the connection).
 func (w *Response) Flush() {
-	if w.done {
+	c := w.conn()
+	if w.done || c == nil {
 		return
 	}
 	if !w.headerSent {
 		w.chunked = w.contentLength < 0 && !w.http10 && bodyAllowed(w.status) && !w.head
 		if w.contentLength < 0 && w.http10 {
-			w.c.closeAfter = true // the end of the body is the end of the connection
+			c.closeAfter = true // the end of the body is the end of the connection
 		}
 		w.writeHead(w.contentLength)
 	}
@@ -171,13 +215,13 @@ func (w *Response) flushBody() {
 	}
 	ec := w.c.ec
 	if w.chunked {
-		buf := w.c.ld.scratch[:0]
+		buf := w.ld.scratch[:0]
 		buf = strconv.AppendInt(buf, int64(len(w.body)), 16)
 		buf = append(buf, "\r\n"...)
 		ec.Write(buf)
 		ec.Write(w.body)
 		ec.WriteString("\r\n")
-		w.c.ld.scratch = buf
+		w.ld.scratch = buf
 	} else {
 		ec.Write(w.body)
 	}
@@ -210,14 +254,20 @@ func (w *Response) Finish() {
 // has gone by then, fn runs anyway (writes are discarded) so the handler
 // can release what it holds.
 func (w *Response) Post(fn func(w *Response)) {
-	w.c.ld.post(func() { fn(w) })
+	w.ld.post(func() { fn(w) })
 }
 
 // sendFile queues n bytes of file fd from off as body, after the
-// headers (which must have been flushed with a declared length).
+// headers (which must have been flushed with a declared length). done
+// runs in any case, at once when the client has gone.
 func (w *Response) sendFile(fd int, off, n int64, done func(int64, error)) {
+	c := w.conn()
+	if c == nil {
+		done(0, net.ErrClosed)
+		return
+	}
 	w.written += n
-	w.c.ec.SendFile(fd, off, n, done)
+	c.ec.SendFile(fd, off, n, done)
 }
 
 // resetHeaders forgets the status and headers set so far (before they
@@ -244,12 +294,18 @@ func (w *Response) resetHeader(name string) {
 }
 
 // Loop returns the loop the response is written on.
-func (w *Response) Loop() *sched.Loop { return w.c.ld.loop }
+func (w *Response) Loop() *sched.Loop { return w.ld.loop }
 
 // finish sends what is left and hands the connection on.
 func (w *Response) finish() {
 	w.done = true
-	c := w.c
+	c := w.conn()
+	if c == nil {
+		// The client went while an asynchronous response was pending.
+		w.ld.done(nil, &w.info, statusClientClosed, w.written)
+		w.ld.putResponse(w)
+		return
+	}
 	if !w.headerSent {
 		n := w.contentLength
 		if n < 0 || (n != w.written && !w.head) {
@@ -272,8 +328,8 @@ func (w *Response) finish() {
 			c.closeAfter = true
 		}
 	}
-	c.ld.done(c, &w.info, w.status, w.written)
-	c.ld.putResponse(w)
+	w.ld.done(c, &w.info, w.status, w.written)
+	w.ld.putResponse(w)
 	if c.ec.Closed() {
 		return
 	}
@@ -284,10 +340,15 @@ func (w *Response) finish() {
 // output. n is the Content-Length to send (-1: none).
 func (w *Response) writeHead(n int64) {
 	w.headerSent = true
-	ld := w.c.ld
+	ld := w.ld
 	b := ld.scratch[:0]
 	b = appendStatusLine(b, w.status, w.http10)
-	b = ld.appendStdHeaders(b)
+	if !w.ownServer {
+		b = append(b, ld.srv.serverLine()...)
+	}
+	if !w.ownDate {
+		b = append(b, ld.date.line(ld.loop.Now())...)
+	}
 	switch {
 	case !bodyAllowed(w.status):
 	case w.chunked:
@@ -308,6 +369,10 @@ func (w *Response) writeHead(n int64) {
 	w.c.ec.Write(b)
 	ld.scratch = b
 }
+
+// statusClientClosed is what the access log records for a response whose
+// client went away before it was complete (nginx's 499).
+const statusClientClosed = 499
 
 // bodyAllowed reports whether a response with this status has a body
 // (RFC 9110 §6.4.1).

@@ -169,6 +169,9 @@ func (s *Server) start() (*evnet.Server, error) {
 		MaxConns:      s.MaxConns,
 		RefuseMessage: refuseMessage,
 		Logger:        s.ErrorLog,
+		// Pipelined requests and streaming handlers wait at this level,
+		// which must be the one that makes evnet report OnWritable.
+		WriteHighWater: s.highWater(),
 	}
 	// Net/http handlers run on goroutines that hand every response to the
 	// loop: loops that are ordinary goroutines make that hand-off a

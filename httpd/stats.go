@@ -14,7 +14,7 @@ import (
 type AccessInfo struct {
 	Start    time.Time     // when the request's head was complete
 	Duration time.Duration // until the response was handed to the connection
-	Remote   net.Addr
+	Remote   net.Addr      // nil when the client had gone before the response was complete
 	Method   []byte
 	Target   []byte
 	Proto    string
@@ -122,9 +122,13 @@ func (ld *loopData) done(c *conn, ri *requestInfo, status int, bytes int64) {
 	if ri.minor == 0 {
 		proto = "HTTP/1.0"
 	}
+	var remote net.Addr
+	if c != nil {
+		remote = c.ec.RemoteAddr()
+	}
 	info := &ld.info
 	*info = AccessInfo{
-		Start: ri.start, Duration: d, Remote: c.ec.RemoteAddr(),
+		Start: ri.start, Duration: d, Remote: remote,
 		Method: ri.method, Target: ri.target, Proto: proto, Host: ri.host,
 		Referer: ri.ref, Agent: ri.agent, Status: status, Bytes: bytes, Loop: ld.index,
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"strconv"
 	"sync"
@@ -101,7 +102,7 @@ func (a *accessLog) record(e *httpd.AccessInfo) {
 	}
 	if a.json != nil {
 		a.json.LogAttrs(context.Background(), slog.LevelInfo, "request",
-			slog.String("remote", e.Remote.String()),
+			slog.String("remote", remoteString(e.Remote)),
 			slog.String("method", string(e.Method)),
 			slog.String("target", string(e.Target)),
 			slog.String("proto", e.Proto),
@@ -127,7 +128,7 @@ func (a *accessLog) record(e *httpd.AccessInfo) {
 // appendCommon appends the Common Log Format fields:
 // host - - [time] "request" status bytes.
 func appendCommon(b []byte, e *httpd.AccessInfo) []byte {
-	host := e.Remote.String()
+	host := remoteString(e.Remote)
 	if h, _, err := splitHostPort(host); err == nil {
 		host = h
 	}
@@ -231,4 +232,13 @@ func (a *accessLog) close() {
 	if out != nil {
 		out.Close()
 	}
+}
+
+// remoteString is the client's address, "-" when it had gone before the
+// response was complete.
+func remoteString(a net.Addr) string {
+	if a == nil {
+		return "-"
+	}
+	return a.String()
 }
