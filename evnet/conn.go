@@ -132,6 +132,30 @@ func (c *Conn) AvailableBuffer() []byte {
 	return c.out[len(c.out):]
 }
 
+// ReserveOutput returns room for n bytes at the end of the output queue,
+// for a handler that fills it at once (a file read straight into the
+// output, with no copy through a buffer of its own) and then queues what
+// it filled with CommitOutput, before its callback returns. Room not
+// committed is not output: the next write reuses it. It returns nil when
+// the connection is closing or its output waits behind a file range.
+func (c *Conn) ReserveOutput(n int) []byte {
+	if c.flags&(flagClosing|flagAborting|flagClosed|flagCloseWrite) != 0 || c.filesTail != nil || n < 0 {
+		return nil
+	}
+	c.grow(n)
+	return c.out[len(c.out) : len(c.out)+n]
+}
+
+// CommitOutput queues the first n bytes of the room the last
+// ReserveOutput returned.
+func (c *Conn) CommitOutput(n int) {
+	if n <= 0 || c.flags&(flagClosing|flagAborting|flagClosed|flagCloseWrite) != 0 || c.filesTail != nil {
+		return
+	}
+	c.out = c.out[:len(c.out)+n]
+	c.queued()
+}
+
 // grow makes room for n more bytes of output.
 func (c *Conn) grow(n int) {
 	if c.out == nil {

@@ -235,3 +235,42 @@ func TestLoopStats(t *testing.T) {
 		t.Fatalf("%d open after the client closed", open)
 	}
 }
+
+// ReserveOutput: room not committed is never output (the next write takes
+// its place), committed room goes out in order with writes, and no room
+// is given while output waits behind a file range.
+func TestReserveOutput(t *testing.T) {
+	f, err := os.CreateTemp(t.TempDir(), "f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("FILE")
+	defer f.Close()
+	refused := make(chan bool, 1)
+	h := &hooks{data: func(c *Conn, b []byte) {
+		room := c.ReserveOutput(8)
+		copy(room, "XXXXXXXX") // never committed
+		c.WriteString("abc")
+		room = c.ReserveOutput(8)
+		copy(room, "def-junk")
+		c.CommitOutput(3)
+		c.SendFile(int(f.Fd()), 0, 4, func(int64, error) {})
+		refused <- c.ReserveOutput(4) == nil
+		c.WriteString("!")
+		c.Close()
+	}}
+	_, addr := serve(t, h, Config{}, "tcp", "127.0.0.1:0")
+	conn, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.Write([]byte("go"))
+	got, err := io.ReadAll(conn)
+	if err != nil || string(got) != "abcdefFILE!" {
+		t.Fatalf("got %q, %v; want %q", got, err, "abcdefFILE!")
+	}
+	if !<-refused {
+		t.Fatal("ReserveOutput gave room while a file range was queued")
+	}
+}

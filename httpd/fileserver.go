@@ -257,6 +257,9 @@ type fsLoop struct {
 	reqs    []*fileReq
 	bufs    [][]byte
 	zcache  *zcache
+	// noInline: the root's file system refused RWF_NOWAIT; small files
+	// are read through the ring only.
+	noInline bool
 }
 
 func (fs *FileServer) forLoop(l *sched.Loop) *fsLoop {

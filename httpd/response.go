@@ -35,6 +35,7 @@ type Response struct {
 	gen           uint32
 	ownServer     bool // the handler set Server
 	ownDate       bool // the handler set Date
+	reserved      int  // head bytes in the room reserveBody took
 	status        int
 	hdr           []byte // extra header lines, "Name: value\r\n" each
 	body          []byte
@@ -340,8 +341,48 @@ func (w *Response) finish() {
 // output. n is the Content-Length to send (-1: none).
 func (w *Response) writeHead(n int64) {
 	w.headerSent = true
+	b := w.appendHead(w.ld.scratch[:0], n)
+	w.c.ec.Write(b)
+	w.ld.scratch = b
+}
+
+// reserveBody reserves room at the end of the connection's output for
+// the head, with Content-Length n, and up to room body bytes after it,
+// and returns the body's part: the caller fills it at once and queues
+// the head and n body bytes with commitBody (a file read straight into
+// the output). Nothing is queued until then. It returns nil when the
+// head has gone already, a body was written, or the connection cannot
+// take it now.
+func (w *Response) reserveBody(n int64, room int) []byte {
+	c := w.conn()
+	if c == nil || w.done || w.headerSent || len(w.body) > 0 || w.written > 0 {
+		return nil
+	}
+	head := w.appendHead(w.ld.scratch[:0], n)
+	w.ld.scratch = head
+	out := c.ec.ReserveOutput(len(head) + room)
+	if out == nil {
+		return nil
+	}
+	copy(out, head)
+	w.reserved = len(head)
+	return out[len(head):]
+}
+
+// commitBody queues the head and the n body bytes filled after a
+// reserveBody.
+func (w *Response) commitBody(n int) {
+	w.headerSent = true
+	w.contentLength = int64(n)
+	w.written = int64(n)
+	w.c.ec.CommitOutput(w.reserved + n)
+	w.reserved = 0
+}
+
+// appendHead renders the status line and headers; n is the
+// Content-Length (-1: none).
+func (w *Response) appendHead(b []byte, n int64) []byte {
 	ld := w.ld
-	b := ld.scratch[:0]
 	b = appendStatusLine(b, w.status, w.http10)
 	if !w.ownServer {
 		b = append(b, ld.srv.serverLine()...)
@@ -365,9 +406,7 @@ func (w *Response) writeHead(n int64) {
 		b = append(b, "Connection: keep-alive\r\n"...)
 	}
 	b = append(b, w.hdr...)
-	b = append(b, "\r\n"...)
-	w.c.ec.Write(b)
-	ld.scratch = b
+	return append(b, "\r\n"...)
 }
 
 // statusClientClosed is what the access log records for a response whose
