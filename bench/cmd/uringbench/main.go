@@ -16,8 +16,8 @@
 // The harness also runs its own children through subcommands of this
 // binary:
 //
-//	uringbench serve NAME -addr 127.0.0.1:PORT [-root DIR]   # echo-uringd, echo-gnet, echo-net, http-net, http-fasthttp, http-gnet
-//	uringbench load echo|idle|rtt -addr 127.0.0.1:PORT ...   # load generators
+//	uringbench serve NAME -addr 127.0.0.1:PORT [-root DIR]   # echo-uringd, echo-gnet, echo-net, http-uringd, http-uringd-nethttp, http-net, http-fasthttp, http-gnet, http-nbio
+//	uringbench load echo|idle|rtt|ranges -addr 127.0.0.1:PORT ...   # load generators
 //	uringbench diskread -file F -mode callbacks|blocking      # uringd's O_DIRECT reader
 package main
 
@@ -269,7 +269,7 @@ func serve(args []string) error {
 	name := args[0]
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:0", "listen address (loopback)")
-	root := fs.String("root", "", "directory served under /static/ (http-net, http-fasthttp)")
+	root := fs.String("root", "", "directory served under /static/ (http-uringd, http-uringd-nethttp, http-net, http-fasthttp)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -302,18 +302,24 @@ func loopbackOnly(addr string) error {
 
 func loadCmd(args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: uringbench load echo|idle|rtt -addr HOST:PORT [flags]")
+		return errors.New("usage: uringbench load echo|idle|rtt|ranges -addr HOST:PORT [flags]")
 	}
 	kind := args[0]
 	fs := flag.NewFlagSet("load "+kind, flag.ContinueOnError)
 	addr := fs.String("addr", "", "server address (loopback)")
 	conns := fs.Int("conns", 64, "connections")
 	size := fs.Int("size", 64, "message size")
-	warmup := fs.Duration("warmup", time.Second, "echo: warm-up before the measured window")
+	warmup := fs.Duration("warmup", time.Second, "echo, ranges: warm-up before the measured window")
 	duration := fs.Duration("duration", 5*time.Second, "measured window")
 	proto := fs.String("proto", load.ProtoEcho, "idle: what to say on each connection (echo, http)")
 	path := fs.String("path", "/", "idle: HTTP path")
 	interval := fs.Duration("interval", time.Millisecond, "rtt: time between messages")
+	dir := fs.String("dir", "", "ranges: directory holding -files (bodies are verified against them)")
+	files := fs.String("files", "", "ranges: comma-separated file names under -dir, requested as -prefix NAME")
+	prefix := fs.String("prefix", "/static/", "ranges: URL path prefix")
+	rangeSize := fs.Int64("range", 1<<20, "ranges: bytes per range (offsets are multiples of it)")
+	seed := fs.Uint64("seed", 1, "ranges: connection i draws files and offsets from PCG(seed, i)")
+	verifyEvery := fs.Int("verify-every", 64, "ranges: verify every n-th body (and each connection's first) by SHA-256 against the file")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -323,6 +329,18 @@ func loadCmd(args []string) error {
 	switch kind {
 	case "echo":
 		res, err := load.Echo(*addr, *conns, *size, *warmup, *duration, func() { fmt.Println("START") })
+		if err != nil {
+			return err
+		}
+		return printResult(res)
+	case "ranges":
+		if *dir == "" || *files == "" {
+			return errors.New("load ranges: -dir and -files are required")
+		}
+		res, err := load.Ranges(load.RangeConfig{
+			Addr: *addr, Conns: *conns, Dir: *dir, Files: strings.Split(*files, ","), Prefix: *prefix,
+			RangeSize: *rangeSize, Warmup: *warmup, Duration: *duration, Seed: *seed, VerifyEvery: *verifyEvery,
+		}, func() { fmt.Println("START") })
 		if err != nil {
 			return err
 		}
@@ -357,7 +375,7 @@ func loadCmd(args []string) error {
 		fmt.Println("CLOSED")
 		return nil
 	}
-	return fmt.Errorf("unknown load %q (echo, idle, rtt)", kind)
+	return fmt.Errorf("unknown load %q (echo, idle, rtt, ranges)", kind)
 }
 
 func printResult(v any) error {

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/uringd/uringd/bench/internal/proc"
@@ -186,8 +187,18 @@ func Run(path, mode string, qd int, duration time.Duration) (Result, error) {
 // (written, so reads hit real blocks, not holes), unless it already is
 // one. It reports whether it wrote the file.
 func EnsureFile(path string, size int64) (bool, error) {
-	if st, err := os.Stat(path); err == nil && st.Size() == size && st.Mode().IsRegular() {
+	return EnsureFileSeed(path, size, 0xDEADBEEFCAFEF00D)
+}
+
+// EnsureFileSeed is EnsureFile with the data generated from seed (files
+// made with different seeds differ). A file of the right size that is
+// sparse (fewer blocks allocated than its size needs) is written again.
+func EnsureFileSeed(path string, size int64, seed uint64) (bool, error) {
+	if st, err := os.Stat(path); err == nil && st.Size() == size && st.Mode().IsRegular() && !sparse(st) {
 		return false, nil
+	}
+	if seed == 0 {
+		seed = 1 // xorshift stays at zero
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return false, err
@@ -198,7 +209,7 @@ func EnsureFile(path string, size int64) (bool, error) {
 		return false, err
 	}
 	chunk := make([]byte, 4<<20)
-	r := rng(0xDEADBEEFCAFEF00D)
+	r := rng(seed)
 	for written := int64(0); written < size; {
 		for i := 0; i+8 <= len(chunk); i += 8 {
 			v := r.next()
@@ -223,4 +234,11 @@ func EnsureFile(path string, size int64) (bool, error) {
 		return false, err
 	}
 	return true, os.Rename(tmp, path)
+}
+
+// sparse reports whether st's file has fewer 512-byte blocks allocated
+// than its size needs (holes).
+func sparse(st os.FileInfo) bool {
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	return ok && sys.Blocks*512 < st.Size()
 }

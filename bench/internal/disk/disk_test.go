@@ -35,6 +35,39 @@ func TestEnsureFile(t *testing.T) {
 	}
 }
 
+// TestEnsureFileSeed checks that seeds give different data and that a
+// sparse file of the right size is written again, not reused.
+func TestEnsureFileSeed(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	for i, p := range []string{a, b} {
+		if wrote, err := EnsureFileSeed(p, 64<<10, uint64(i+1)); err != nil || !wrote {
+			t.Fatalf("EnsureFileSeed %s: %v %v", p, wrote, err)
+		}
+	}
+	da, _ := os.ReadFile(a)
+	db, _ := os.ReadFile(b)
+	if string(da) == string(db) {
+		t.Fatal("different seeds wrote the same data")
+	}
+	holes := filepath.Join(dir, "holes")
+	if err := os.WriteFile(holes, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(holes, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(holes); !sparse(st) {
+		t.Skip("this filesystem allocates truncated files")
+	}
+	if wrote, err := EnsureFileSeed(holes, 1<<20, 3); err != nil || !wrote {
+		t.Fatalf("a sparse file was reused: %v %v", wrote, err)
+	}
+	if st, _ := os.Stat(holes); sparse(st) {
+		t.Fatal("still sparse after EnsureFileSeed")
+	}
+}
+
 func TestRun(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "data")
 	if _, err := EnsureFile(path, 4<<20); err != nil {

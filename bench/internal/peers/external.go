@@ -131,11 +131,42 @@ const server = http.createServer((req, res) => {
     return;
   }
   if (root && req.url.startsWith('/static/')) {
-    const file = path.join(root, path.basename(decodeURIComponent(req.url.slice(8))));
+    // A path below root (subdirectories allowed, nothing above it).
+    const rel = path.normalize(decodeURIComponent(req.url.slice(8).split('?')[0]));
+    if (rel.startsWith('..') || path.isAbsolute(rel)) {
+      res.writeHead(404, { 'Content-Length': 0 });
+      res.end();
+      return;
+    }
+    const file = path.join(root, rel);
     fs.stat(file, (err, st) => {
       if (err || !st.isFile()) {
         res.writeHead(404, { 'Content-Length': 0 });
         res.end();
+        return;
+      }
+      // One byte range (bytes=a-b, a-, -n), as the video-like streams ask.
+      const m = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range || '');
+      if (m && (m[1] !== '' || m[2] !== '')) {
+        let start, end;
+        if (m[1] === '') {
+          start = Math.max(st.size - +m[2], 0);
+          end = st.size - 1;
+        } else {
+          start = +m[1];
+          end = m[2] === '' ? st.size - 1 : Math.min(+m[2], st.size - 1);
+        }
+        if (start >= st.size || start > end) {
+          res.writeHead(416, { 'Content-Range': 'bytes */' + st.size, 'Content-Length': 0 });
+          res.end();
+          return;
+        }
+        res.writeHead(206, {
+          'Content-Type': 'application/octet-stream',
+          'Content-Length': end - start + 1,
+          'Content-Range': 'bytes ' + start + '-' + end + '/' + st.size,
+        });
+        fs.createReadStream(file, { start, end }).pipe(res);
         return;
       }
       res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': st.size });

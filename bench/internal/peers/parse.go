@@ -99,6 +99,40 @@ end
 `, path, depth)
 }
 
+// MixLua is a wrk script that asks, per request, for one of paths picked
+// at random. Each wrk thread seeds its generator with seed plus its own
+// index (setup numbers the threads), so a run's sequence of paths is the
+// same every time and differs between threads. The requests are formatted
+// once, in init.
+func MixLua(paths []string, seed uint32) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "-- a random one of %d paths per request; thread i seeds with %d + i\n", len(paths), seed)
+	b.WriteString("local paths = {\n")
+	for _, p := range paths {
+		fmt.Fprintf(&b, "  %q,\n", p)
+	}
+	fmt.Fprintf(&b, `}
+local threads = 0
+setup = function(thread)
+  thread:set("id", threads)
+  threads = threads + 1
+end
+
+init = function(args)
+  math.randomseed(%d + (id or 0))
+  reqs = {}
+  for i, p in ipairs(paths) do
+    reqs[i] = wrk.format(nil, p)
+  end
+end
+
+request = function()
+  return reqs[math.random(#reqs)]
+end
+`, seed)
+	return b.String()
+}
+
 // FioResult is what the harness takes from fio's JSON report.
 type FioResult struct {
 	IOPS       float64 `json:"iops"`

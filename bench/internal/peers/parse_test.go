@@ -3,6 +3,7 @@ package peers
 import (
 	"math"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -139,5 +140,29 @@ func TestNginxConfig(t *testing.T) {
 	}
 	if !spec.Tree {
 		t.Error("nginx must be measured as a process tree")
+	}
+}
+
+func TestMixLua(t *testing.T) {
+	paths := []string{"/static/mix/0000.bin", "/static/mix/0001.bin", `/static/odd "name".bin`}
+	s := MixLua(paths, 42)
+	for _, p := range paths {
+		if n := strings.Count(s, strconv.Quote(p)); n != 1 {
+			t.Errorf("path %q appears %d times", p, n)
+		}
+	}
+	for _, want := range []string{
+		"math.randomseed(42 + (id or 0))", // deterministic, per thread
+		`thread:set("id", threads)`,       // setup numbers the threads
+		"reqs[i] = wrk.format(nil, p)",    // formatted once
+		"return reqs[math.random(#reqs)]", // one random path per request
+		"request = function()",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("script lacks %q:\n%s", want, s)
+		}
+	}
+	if MixLua(paths, 42) != s || MixLua(paths, 43) == s {
+		t.Error("the script is not a function of paths and seed")
 	}
 }

@@ -21,12 +21,11 @@ type NetHTTP struct {
 	err chan error
 }
 
-// StartNetHTTP starts the net/http peer.
-func StartNetHTTP(addr, root string) (*NetHTTP, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
+// netHTTPMux is the handler of the net/http-API peers (net/http, httpd's
+// net/http adapter, nbio): "/" and "/plaintext" answer PlaintextBody,
+// "/json" serialises Message per request, and static (when not nil)
+// serves "/static/" with the full request path.
+func netHTTPMux(static http.Handler) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/json", func(w http.ResponseWriter, _ *http.Request) {
 		b, _ := json.Marshal(Message{Message: "Hello, World!"})
@@ -41,10 +40,23 @@ func StartNetHTTP(addr, root string) (*NetHTTP, error) {
 		h["Content-Length"] = []string{strconv.Itoa(len(PlaintextBody))}
 		_, _ = w.Write([]byte(PlaintextBody))
 	})
-	if root != "" {
-		mux.Handle("/static/", http.StripPrefix("/static/", http.FileServer(http.Dir(root))))
+	if static != nil {
+		mux.Handle(staticPrefix+"/", static)
 	}
-	s := &NetHTTP{ln: ln, srv: &http.Server{Handler: mux, ReadHeaderTimeout: time.Minute}, err: make(chan error, 1)}
+	return mux
+}
+
+// StartNetHTTP starts the net/http peer.
+func StartNetHTTP(addr, root string) (*NetHTTP, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	var static http.Handler
+	if root != "" {
+		static = http.StripPrefix(staticPrefix+"/", http.FileServer(http.Dir(root)))
+	}
+	s := &NetHTTP{ln: ln, srv: &http.Server{Handler: netHTTPMux(static), ReadHeaderTimeout: time.Minute}, err: make(chan error, 1)}
 	go func() { s.err <- s.srv.Serve(ln) }()
 	return s, nil
 }

@@ -134,6 +134,22 @@ func get(t *testing.T, url string) (int, http.Header, []byte) {
 	return resp.StatusCode, resp.Header, b
 }
 
+func getRange(t *testing.T, url string, first, last int) (int, http.Header, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", first, last))
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, resp.Header, b
+}
+
 // TestHTTPServers checks one real response of each kind from each Go
 // HTTP peer.
 func TestHTTPServers(t *testing.T) {
@@ -142,7 +158,13 @@ func TestHTTPServers(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "f.bin"), file, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"http-net", "http-fasthttp", "http-gnet"} {
+	if err := os.Mkdir(filepath.Join(root, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "sub", "g.bin"), file[:5000], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"http-uringd", "http-uringd-nethttp", "http-net", "http-fasthttp", "http-gnet", "http-nbio"} {
 		t.Run(name, func(t *testing.T) {
 			s := start(t, name, Options{Root: root})
 			base := "http://" + s.Addr()
@@ -152,14 +174,22 @@ func TestHTTPServers(t *testing.T) {
 			if code, h, b := get(t, base+"/json"); code != 200 || string(b) != JSONBody || h.Get("Content-Type") != "application/json" {
 				t.Errorf("/json: %d %v %q", code, h, b)
 			}
-			if name == "http-gnet" {
+			if name == "http-gnet" || name == "http-nbio" {
 				return // no static files
 			}
 			if code, _, b := get(t, base+"/static/f.bin"); code != 200 || !bytes.Equal(b, file) {
 				t.Errorf("/static/f.bin: %d, %d bytes", code, len(b))
 			}
+			if code, _, b := get(t, base+"/static/sub/g.bin"); code != 200 || !bytes.Equal(b, file[:5000]) {
+				t.Errorf("/static/sub/g.bin: %d, %d bytes", code, len(b))
+			}
 			if code, _, _ := get(t, base+"/static/missing"); code != 404 {
 				t.Errorf("/static/missing: %d", code)
+			}
+			// The video-like streams ask for ranges.
+			code, h, b := getRange(t, base+"/static/f.bin", 4096, 3*4096-1)
+			if want := fmt.Sprintf("bytes 4096-12287/%d", len(file)); code != 206 || h.Get("Content-Range") != want || !bytes.Equal(b, file[4096:3*4096]) {
+				t.Errorf("/static/f.bin range: %d %q, %d bytes", code, h.Get("Content-Range"), len(b))
 			}
 		})
 	}
@@ -249,5 +279,49 @@ func TestParseRequest(t *testing.T) {
 		if _, _, err := ParseRequest([]byte(bad)); !errors.As(err, &he) || he.Status != 400 {
 			t.Errorf("%q: %v, want 400", bad, err)
 		}
+	}
+}
+
+// TestHTTPPipelining sends 16 requests in one write to every Go HTTP
+// peer, as the pipelined scenario's wrk script does, and reads 16
+// responses in order.
+func TestHTTPPipelining(t *testing.T) {
+	for _, name := range []string{"http-uringd", "http-uringd-nethttp", "http-net", "http-fasthttp", "http-gnet", "http-nbio"} {
+		t.Run(name, func(t *testing.T) {
+			s := start(t, name, Options{})
+			c, err := net.Dial("tcp", s.Addr())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+			var reqs strings.Builder
+			for i := range 16 {
+				path := "/plaintext"
+				if i%4 == 3 {
+					path = "/json"
+				}
+				fmt.Fprintf(&reqs, "GET %s HTTP/1.1\r\nHost: bench\r\n\r\n", path)
+			}
+			if _, err := io.WriteString(c, reqs.String()); err != nil {
+				t.Fatal(err)
+			}
+			br := bufio.NewReader(c)
+			for i := range 16 {
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatalf("response %d: %v", i, err)
+				}
+				b, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				want := PlaintextBody
+				if i%4 == 3 {
+					want = JSONBody
+				}
+				if err != nil || resp.StatusCode != 200 || string(b) != want {
+					t.Fatalf("response %d: %d %q %v", i, resp.StatusCode, b, err)
+				}
+			}
+		})
 	}
 }

@@ -1,8 +1,6 @@
 package suite
 
 import (
-	"bytes"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,7 +23,7 @@ import (
 type httpPeer struct {
 	label   string
 	ref     bool
-	pending string // uringd's row until httpd/ exists
+	pending string // the status of a row whose peer does not exist yet (report.StatusPending); unused now
 	// start starts the server on addr serving root under /static/ (root
 	// may be empty); the error is the skip reason.
 	start func(r *Runner, addr, root string) (*Child, error)
@@ -76,14 +74,16 @@ func anchorPeer(r *Runner, addr, _ string) (*Child, error) {
 }
 
 var (
-	uringdHTTP   = httpPeer{label: "uringd (httpd, native handler)", ref: true, start: goHTTP("http-uringd")}
-	anchorHTTP   = httpPeer{label: "hello_anchor (liburing C)", start: anchorPeer}
-	nginxHTTP    = httpPeer{label: "nginx (1 worker)", start: nginxPeer}
-	netHTTP      = httpPeer{label: "net/http", start: goHTTP("http-net")}
-	fastHTTP     = httpPeer{label: "fasthttp", start: goHTTP("http-fasthttp")}
-	gnetHTTP     = httpPeer{label: "gnet v2 (minimal HTTP/1.1)", start: goHTTP("http-gnet")}
-	nodeHTTP     = httpPeer{label: "node http", start: nodePeer}
-	httpPeerList = []httpPeer{uringdHTTP, anchorHTTP, nginxHTTP, netHTTP, fastHTTP, gnetHTTP, nodeHTTP}
+	uringdHTTP    = httpPeer{label: "uringd (httpd, native handler)", ref: true, start: goHTTP("http-uringd")}
+	uringdNetHTTP = httpPeer{label: "uringd (httpd, net/http adapter)", start: goHTTP("http-uringd-nethttp")}
+	anchorHTTP    = httpPeer{label: "hello_anchor (liburing C)", start: anchorPeer}
+	nginxHTTP     = httpPeer{label: "nginx (1 worker)", start: nginxPeer}
+	netHTTP       = httpPeer{label: "net/http", start: goHTTP("http-net")}
+	fastHTTP      = httpPeer{label: "fasthttp", start: goHTTP("http-fasthttp")}
+	gnetHTTP      = httpPeer{label: "gnet v2 (minimal HTTP/1.1)", start: goHTTP("http-gnet")}
+	nbioHTTP      = httpPeer{label: "nbio v1.6.8 (nbhttp, net/http handlers)", start: goHTTP("http-nbio")}
+	nodeHTTP      = httpPeer{label: "node http", start: nodePeer}
+	httpPeerList  = []httpPeer{uringdHTTP, uringdNetHTTP, anchorHTTP, nginxHTTP, netHTTP, fastHTTP, gnetHTTP, nbioHTTP, nodeHTTP}
 )
 
 type httpKind struct {
@@ -235,7 +235,14 @@ func wrkPath() (string, error) {
 	return p, nil
 }
 
-// record adds one wrk run to row.
+// Response sizes record gives MiB/s and CPU per MiB for.
+const (
+	noBytes      = 0  // HTTP scenarios: neither
+	wrkBytesRead = -1 // the bytes wrk read (bodies of varying size, heads included)
+)
+
+// record adds one wrk run to row. bytesPerResp > 0 (every response's
+// body size) or wrkBytesRead adds MiB/s and server CPU per MiB.
 func record(row *report.Row, w wrkRun, bytesPerResp int) {
 	row.Add("rps", w.RPS)
 	row.Add("cpu_us", w.CPU.Seconds()*1e6/float64(w.Requests))
@@ -244,8 +251,16 @@ func record(row *report.Row, w wrkRun, bytesPerResp int) {
 	} else {
 		row.Note("a round without usable wrk p99 (wrk prints 0.00us percentiles at high pipelined rates)")
 	}
-	if bytesPerResp > 0 {
-		row.Add("mibs", w.RPS*float64(bytesPerResp)/(1<<20))
+	var mib float64 // MiB per second of the run
+	switch {
+	case bytesPerResp > 0:
+		mib = w.RPS * float64(bytesPerResp) / (1 << 20)
+	case bytesPerResp == wrkBytesRead && w.Seconds > 0:
+		mib = w.BytesRead / w.Seconds / (1 << 20)
+	}
+	if mib > 0 {
+		row.Add("mibs", mib)
+		row.Add("cpu_us_mib", w.CPU.Seconds()*1e6/(mib*w.Seconds))
 	}
 	if w.SocketErrors > 0 {
 		row.Note("wrk socket errors: %d", w.SocketErrors)
@@ -260,6 +275,7 @@ func (r *Runner) httpMethod(extra string) []string {
 		r.pinNote() + fmt.Sprintf(": `wrk -t1 -c%d -d%v --latency`%s", r.opt.Conns, wrkDuration(r.opt.Duration), extra),
 		fmt.Sprintf("%d rounds per peer after a 1 s warm-up, peers alternating; every peer's response checked with a real GET first; server CPU from /proc/PID/stat (nginx: master + worker)", r.rounds()),
 		"nginx: `worker_processes 1`, `return 200`; node: one process (`http` module); hello_anchor: bench/anchors/hello_anchor.c, a liburing responder with no HTTP parsing (the floor)",
+		"uringd: httpd.Server on one loop, native handler, and the same net/http handlers as net/http through httpd's adapter (HTTPHandler, a goroutine per request); nbio: nbhttp.Engine with one poller serving those net/http handlers on its default task pool",
 	}
 }
 
@@ -326,7 +342,7 @@ func (r *Runner) http(kind httpKind) (*report.Table, error) {
 				row.Note("round %d failed: %v", round+1, err)
 				continue
 			}
-			record(row, w, 0)
+			record(row, w, noBytes)
 		}
 	}
 	t.Checks = append(t.Checks, bestLine(t, "rps", "req/s"))
@@ -347,133 +363,4 @@ func bestLine(t *report.Table, key, unit string) string {
 		return "no peer measured"
 	}
 	return fmt.Sprintf("best %s: %s (%s)", unit, best, report.FormatNum(bestV))
-}
-
-// staticFiles are the static scenario's files.
-var staticFiles = []struct {
-	name, label string
-	size        int
-}{
-	{"1k.bin", "1 KiB", 1 << 10},
-	{"64k.bin", "64 KiB", 64 << 10},
-	{"10m.bin", "10 MiB", 10 << 20},
-}
-
-// staticRoot writes the static files once (world-readable, for nginx's
-// unprivileged worker).
-func (r *Runner) staticRoot() (string, error) {
-	r.staticOnce.Do(func() {
-		dir := filepath.Join(r.tmp, "static")
-		if r.staticErr = os.MkdirAll(dir, 0o755); r.staticErr != nil {
-			return
-		}
-		_ = os.Chmod(r.tmp, 0o755)
-		for i, f := range staticFiles {
-			b := bytes.Repeat([]byte{byte('a' + i)}, f.size)
-			for j := range b {
-				b[j] = byte(j*7 + i)
-			}
-			if r.staticErr = os.WriteFile(filepath.Join(dir, f.name), b, 0o644); r.staticErr != nil {
-				return
-			}
-		}
-		r.staticDir = dir
-	})
-	return r.staticDir, r.staticErr
-}
-
-func (r *Runner) static() (*report.Table, error) {
-	t := &report.Table{
-		Title: "static files",
-		Method: append(r.httpMethod(""),
-			"nginx: `sendfile on`; net/http: http.FileServer; fasthttp: fasthttp.FS; node: fs.stat + fs.createReadStream().pipe(res)"),
-		Metrics: []report.Metric{
-			{Key: "rps", Label: "req/s", Higher: true, Ratio: true, Chart: true},
-			{Key: "mibs", Label: "MiB/s"},
-			{Key: "cpu_us", Label: "server CPU µs/req", Ratio: true, Chart: true},
-			{Key: "p99_ms", Label: "p99 latency ms"},
-		},
-	}
-	list := []httpPeer{uringdHTTP, nginxHTTP, netHTTP, fastHTTP, nodeHTTP}
-	root, err := r.staticRoot()
-	if err != nil {
-		return t, err
-	}
-	rowsFor := func(p httpPeer) []*report.Row {
-		var rows []*report.Row
-		for _, f := range staticFiles {
-			rows = append(rows, t.Row(f.label, p.label))
-		}
-		return rows
-	}
-	if _, err := wrkPath(); err != nil {
-		for _, p := range list {
-			for _, row := range rowsFor(p) {
-				row.Ref, row.Status = p.ref, p.pending
-				if p.pending == "" {
-					skip(row, err)
-				}
-			}
-		}
-		return t, nil
-	}
-	live := r.startHTTPPeers(list, root, rowsFor)
-	defer func() {
-		for _, s := range live {
-			s.child.Stop()
-		}
-	}()
-	type target struct {
-		s    *liveServer
-		file int
-	}
-	var ok []target
-	for _, s := range live {
-		for i, f := range staticFiles {
-			want, err := os.ReadFile(filepath.Join(root, f.name))
-			if err != nil {
-				return t, err
-			}
-			sum := sha256.Sum256(want)
-			err = verifyGET("http://"+s.addr+"/static/"+f.name, func(b []byte) error {
-				if sha256.Sum256(b) != sum {
-					return fmt.Errorf("%d bytes that differ from the %d-byte file", len(b), len(want))
-				}
-				return nil
-			})
-			if err != nil {
-				skip(t.Row(f.label, s.peer.label), fmt.Errorf("wrong response: %w", err))
-				continue
-			}
-			ok = append(ok, target{s, i})
-		}
-	}
-	warmed := map[*liveServer]bool{}
-	for round := range r.rounds() {
-		for _, f := range staticFiles {
-			var group []target
-			for _, tg := range ok {
-				if staticFiles[tg.file].name == f.name {
-					group = append(group, tg)
-				}
-			}
-			for _, tg := range rotate(group, round) {
-				row := t.Row(f.label, tg.s.peer.label)
-				url := "http://" + tg.s.addr + "/static/" + f.name
-				if !warmed[tg.s] {
-					warmed[tg.s] = true
-					r.prog.StepFor(time.Second, "%s · warm-up", tg.s.peer.label)
-					_, _ = r.wrk(tg.s.child, url, time.Second, "")
-				}
-				r.prog.StepFor(wrkDuration(r.opt.Duration), "%s %s · round %d/%d", tg.s.peer.label, f.label, round+1, r.rounds())
-				w, err := r.wrk(tg.s.child, url, r.opt.Duration, "")
-				if err != nil {
-					row.Note("round %d failed: %v", round+1, err)
-					continue
-				}
-				record(row, w, f.size)
-			}
-		}
-	}
-	return t, nil
 }

@@ -38,7 +38,7 @@ var idlePeers = []idlePeer{
 	{idleEcho, echoPeers[0].label, true, "", load.ProtoEcho, idleGo("echo-uringd")},
 	{idleEcho, echoPeers[1].label, false, "", load.ProtoEcho, idleGo("echo-gnet")},
 	{idleEcho, echoPeers[2].label, false, "", load.ProtoEcho, idleGo("echo-net")},
-	{idleHTTP, uringdHTTP.label, true, report.StatusPending, load.ProtoHTTP, nil},
+	{idleHTTP, uringdHTTP.label, true, "", load.ProtoHTTP, idleHTTPStart(uringdHTTP)},
 	{idleHTTP, nginxHTTP.label, false, "", load.ProtoHTTP, idleHTTPStart(nginxHTTP)},
 	{idleHTTP, nodeHTTP.label, false, "", load.ProtoHTTP, idleHTTPStart(nodeHTTP)},
 	{idleHTTP, netHTTP.label, false, "", load.ProtoHTTP, idleHTTPStart(netHTTP)},

@@ -27,7 +27,7 @@ type Options struct {
 	Duration  time.Duration // per measurement
 	Conns     int           // connections for echo and HTTP load
 	IdleConns int           // connections for the idle scenario
-	Dir       string        // where the disk scenario's file lives
+	Dir       string        // where the disk scenario's file and the static streams' files live (kept between runs)
 	Quick     bool          // smoke test: tiny sizes, one short round
 	ServerCPU int
 	LoadCPU   int
@@ -50,10 +50,10 @@ var Scenarios = []Scenario{
 	{"disk", "4 KiB random reads: O_DIRECT QD32 vs fio (io_uring, libaio, psync), and page-cache reads", (*Runner).disk},
 	{"echo", "echo server, 64 connections x 64-byte messages: uringd vs gnet vs net", (*Runner).echo},
 	{"conn-echo", "goroutine-per-connection echo, 16 connections: sched.Conn vs package net, unpinned and pinned", (*Runner).connEcho},
-	{"http-plaintext", "HTTP plaintext with wrk: net/http, fasthttp, gnet, nginx, node, liburing anchor", func(r *Runner) (*report.Table, error) { return r.http(httpPlaintext) }},
+	{"http-plaintext", "HTTP plaintext with wrk: uringd httpd (native, net/http adapter), net/http, fasthttp, gnet, nbio, nginx, node, liburing anchor", func(r *Runner) (*report.Table, error) { return r.http(httpPlaintext) }},
 	{"http-pipelined", "HTTP plaintext pipelined 16 deep with wrk", func(r *Runner) (*report.Table, error) { return r.http(httpPipelined) }},
 	{"http-json", "HTTP JSON with wrk", func(r *Runner) (*report.Table, error) { return r.http(httpJSON) }},
-	{"static", "static files 1 KiB, 64 KiB, 10 MiB: nginx, net/http, fasthttp, node", (*Runner).static},
+	{"static", "static files 1 KiB, 64 KiB, 10 MiB, a 1,000-file mix, 256 video-like range streams: uringd, nginx, net/http, fasthttp, node", (*Runner).static},
 	{"idle", "memory per idle keep-alive connection at 10k connections", (*Runner).idle},
 	{"lag", "loop lag while an offload pool is saturated with gzip, vs idle and vs inline", (*Runner).lag},
 }

@@ -138,6 +138,12 @@ func TestExternalPeers(t *testing.T) {
 		t.Fatal(err)
 	}
 	want, _ := os.ReadFile(filepath.Join(root, staticFiles[1].name))
+	if err := os.MkdirAll(filepath.Join(root, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "sub", "s.bin"), []byte("in a subdirectory"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, p := range []httpPeer{nginxHTTP, nodeHTTP, anchorHTTP} {
 		t.Run(strings.Fields(p.label)[0], func(t *testing.T) {
 			addr, err := FreeAddr()
@@ -171,6 +177,13 @@ func TestExternalPeers(t *testing.T) {
 				return nil
 			})
 			if err != nil {
+				t.Error(err)
+			}
+			// The streams' ranges, and a file in a subdirectory (the mix).
+			if err := verifyRange("http://"+addr+"/static/"+staticFiles[1].name, filepath.Join(root, staticFiles[1].name), 4096, 3*4096-1); err != nil {
+				t.Error(err)
+			}
+			if err := verifyFile("http://"+addr+"/static/sub/s.bin", []byte("in a subdirectory")); err != nil {
 				t.Error(err)
 			}
 			if cpu, err := c.CPU(); err != nil || cpu < 0 {
