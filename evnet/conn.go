@@ -494,8 +494,10 @@ func (c *Conn) finish() {
 	if c.detach != nil {
 		detach := c.detach
 		c.detach = nil
-		rest := c.rest
-		c.rest = nil
+		// Input held while reading was paused comes before what the
+		// receive took after the detach began.
+		rest := append(c.held, c.rest...)
+		c.held, c.rest = nil, nil
 		if c.flags&flagDetaching != 0 && c.closeErr == nil {
 			c.closeErr = ErrDetached
 			detach(c.fd, rest, nil)

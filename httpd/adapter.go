@@ -261,8 +261,12 @@ func (x *exchange) snapshot() {
 	b := x.fields[:0]
 	for k, vs := range h {
 		switch k {
-		case "Content-Length", "Transfer-Encoding", "Connection":
+		case "Content-Length", "Transfer-Encoding":
 			continue
+		case "Connection":
+			if x.status != http.StatusSwitchingProtocols {
+				continue // the server's to render; a 101 keeps "Upgrade"
+			}
 		}
 		if strings.HasPrefix(k, http.TrailerPrefix) {
 			continue
@@ -283,8 +287,9 @@ func (x *exchange) Write(b []byte) (int, error) {
 	if !bodyAllowed(x.status) {
 		return 0, http.ErrBodyNotAllowed
 	}
-	if !x.hasType && x.sniffed == "" && !x.headDone && len(b) > 0 {
-		// From the first bytes written, as net/http does.
+	if x.head && !x.hasType && x.sniffed == "" && !x.headDone && len(b) > 0 {
+		// A HEAD keeps no body to sniff when the head is rendered: its
+		// first write tells, as net/http does.
 		x.sniffed = http.DetectContentType(b)
 	}
 	if x.declared >= 0 && x.written+int64(len(b)) > x.declared {
@@ -356,14 +361,19 @@ func (x *exchange) renderHead(n int64) {
 		b = appendLength(b, x.declared)
 	case n > 0, n == 0 && !x.head:
 		b = appendLength(b, n)
-	case n == 0:
-		// A HEAD whose handler wrote nothing says nothing of the length
-		// (net/http neither).
+	case x.head:
+		// No body follows a HEAD's head, whatever its handler flushed: a
+		// length it did not declare is not stated (net/http neither).
 	case x.http10:
 		x.closeAfter = true
 	default:
 		b = append(b, "Transfer-Encoding: chunked\r\n"...)
 		x.chunked = true
+	}
+	if !x.hasType && x.sniffed == "" && len(x.body) > 0 {
+		// From what is buffered, up to the 512 bytes the algorithm reads,
+		// as net/http does.
+		x.sniffed = http.DetectContentType(x.body[:min(len(x.body), 512)])
 	}
 	if x.sniffed != "" && bodyAllowed(x.status) {
 		b = append(b, "Content-Type: "...)
@@ -371,6 +381,8 @@ func (x *exchange) renderHead(n int64) {
 		b = append(b, "\r\n"...)
 	}
 	switch {
+	case x.status == http.StatusSwitchingProtocols:
+		// The handler's Connection: Upgrade stands.
 	case x.closeAfter:
 		b = append(b, "Connection: close\r\n"...)
 	case x.http10:
@@ -478,7 +490,7 @@ func (x *exchange) finish() {
 	case !x.headDone:
 		// Nothing sent yet: one piece with a Content-Length.
 		n := x.written
-		if x.declared >= 0 && x.declared != x.written {
+		if x.declared >= 0 && x.declared != x.written && !x.head {
 			x.closeAfter = true
 		}
 		x.renderHead(n)
@@ -490,7 +502,7 @@ func (x *exchange) finish() {
 		x.out = append(x.out, "\r\n"...)
 	default:
 		x.renderBody()
-		if x.declared >= 0 && x.declared != x.written {
+		if x.declared >= 0 && x.declared != x.written && !x.head {
 			x.closeAfter = true
 		}
 	}
@@ -587,6 +599,12 @@ func (x *exchange) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	ch := make(chan result, 1)
 	c := x.c
+	if x.wroteHeader && !x.headDone {
+		// A status set before the hijack (a 101 above all) goes out first,
+		// as net/http sends it.
+		x.renderHead(-1)
+		x.renderBody()
+	}
 	out := x.out
 	err := x.ld.post(func() {
 		if c.exchange != x {
@@ -636,6 +654,8 @@ func (x *exchange) SetWriteDeadline(t time.Time) error {
 		if c.exchange != x {
 			return
 		}
+		// Kept for the rest of the response, after the handler returns.
+		c.deadline, c.deadlineSet = t, true
 		if t.IsZero() {
 			c.ec.SetTimeout(0)
 			return

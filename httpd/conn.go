@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/uringd/uringd/evnet"
 	"github.com/uringd/uringd/httpd/internal/h1"
@@ -59,6 +60,15 @@ type conn struct {
 	// blocked: output is above the connection's high-water mark, so
 	// pipelined requests wait (OnWritable resumes them).
 	blocked bool
+	// async is the native response in progress after its handler
+	// returned, told when the client goes (Response.Closed).
+	async *Response
+	// deadline is a write deadline a net/http handler set
+	// (ResponseController.SetWriteDeadline); it outlives the handler
+	// for the rest of its response. deadlineSet tells a zero one (none)
+	// from no call.
+	deadline    time.Time
+	deadlineSet bool
 }
 
 type connState uint8
@@ -101,8 +111,9 @@ func (h *connHandler) OnData(ec *evnet.Conn, data []byte) {
 	case stClosing:
 		return
 	case stBody:
+		gen := c.gen
 		n := c.feedBody(data)
-		if c.state == stBody {
+		if c.gen != gen || c.state == stBody {
 			return
 		}
 		data = data[n:]
@@ -127,6 +138,9 @@ func (h *connHandler) OnClose(ec *evnet.Conn, err error) {
 	}
 	if c.state == stBusy && s.handler != nil {
 		s.handler.connClosed(c)
+	}
+	if c.async != nil {
+		c.async.gone.Store(true)
 	}
 	c.ld.freeConn(c)
 	ec.Context = nil
@@ -165,6 +179,9 @@ func (h *connHandler) OnDrained(ec *evnet.Conn) {
 func (h *connHandler) OnEOF(ec *evnet.Conn) {
 	c := ec.Context.(*conn)
 	c.peerEOF = true
+	if c.async != nil {
+		c.async.gone.Store(true)
+	}
 	switch c.state {
 	case stBusy:
 		if c.exchange != nil {
@@ -215,8 +232,13 @@ func (h *connHandler) OnDrain(ec *evnet.Conn) {
 // copied to be kept).
 func (c *conn) serve(buf []byte, owned bool) {
 	s := c.ld.srv
+	gen := c.gen
 	c.inServe = true
-	defer func() { c.inServe = false }()
+	defer func() {
+		if c.gen == gen {
+			c.inServe = false
+		}
+	}()
 	for len(buf) > 0 && c.state != stClosing && c.state != stBusy {
 		if c.ec.Buffered() > s.highWater() {
 			// Responses pile up unread: the rest of the pipeline waits.
@@ -275,6 +297,11 @@ func (c *conn) serve(buf []byte, owned bool) {
 		}
 		if partial != nil {
 			c.ld.putPartial(partial)
+		}
+		if c.gen != gen {
+			// The handler ended the connection (a panic's abort) and
+			// its record went back to the pool: nothing more is ours.
+			return
 		}
 	}
 	c.keep(buf, owned)
@@ -363,9 +390,10 @@ func (c *conn) feedBody(data []byte) int {
 	c.state = stIdle
 	head, body := c.head, c.body
 	c.head, c.body = nil, nil
+	ld := c.ld // c may be recycled by the time dispatch returns
 	c.dispatch(req, body)
-	c.ld.putBuf(head)
-	c.ld.putBuf(body)
+	ld.putBuf(head)
+	ld.putBuf(body)
 	return used
 }
 
@@ -391,6 +419,7 @@ func (c *conn) dispatch(req *h1.Request, body []byte) {
 	// Like net/http's WriteTimeout, the response must be out within
 	// WriteTimeout of the request's head: the handler's time counts.
 	c.state = stBusy
+	c.deadlineSet = false
 	c.ec.SetTimeout(s.writeTimeout())
 	if s.handler != nil {
 		c.info.capture(c.ld.loop.Now(), req)
@@ -405,8 +434,11 @@ func (c *conn) dispatch(req *h1.Request, body []byte) {
 	c.runHandler(w, r)
 	w.inHandler = false
 	r.reset(nil, nil, nil)
-	if !w.async || w.finishLater {
+	switch {
+	case !w.async || w.finishLater:
 		w.finish()
+	case !w.done:
+		c.async = w
 	}
 }
 
@@ -416,11 +448,24 @@ func (c *conn) runHandler(w *Response, r *Request) {
 	defer func() {
 		if p := recover(); p != nil {
 			c.ld.srv.ErrorLog.Error("httpd: handler panicked", "panic", p)
+			if !w.async {
+				// An asynchronous one may be in another goroutine's
+				// hands: it is left to the GC, never handed to the next
+				// request.
+				c.ld.putResponse(w)
+			}
 			w.async, w.finishLater = true, false
 			w.done = true
-			c.ld.putResponse(w)
 			c.state = stClosing
-			c.ec.Abort(errHandlerPanic)
+			if w.headerSent {
+				// Part of this response is out: the client can only
+				// learn it is cut short from a reset.
+				c.ec.Abort(errHandlerPanic)
+			} else {
+				// Nothing of it is out: earlier pipelined responses
+				// still leave, then the connection closes (net/http's way).
+				c.ec.Close()
+			}
 		}
 	}()
 	c.ld.srv.Handler.ServeHTTP(w, r)
@@ -430,9 +475,22 @@ func (c *conn) runHandler(w *Response, r *Request) {
 // closes or goes on with the input that waited.
 func (c *conn) responded() {
 	s := c.ld.srv
-	// The response must leave within the write timeout, the last one
-	// before a close too (a client that never reads it is cut off).
-	c.ec.SetTimeout(s.writeTimeout())
+	// The response must leave within the write timeout (or the deadline
+	// its net/http handler set), the last one before a close too: a
+	// client that never reads it is cut off. With nothing left to send,
+	// no OnDrained will come: the connection is idle now.
+	d := s.writeTimeout()
+	if c.deadlineSet {
+		c.deadlineSet = false
+		d = 0 // none
+		if !c.deadline.IsZero() {
+			d = max(time.Until(c.deadline), time.Nanosecond)
+		}
+	}
+	if c.ec.Buffered() == 0 && !c.closeAfter {
+		d = s.idleTimeout()
+	}
+	c.ec.SetTimeout(d)
 	if c.closeAfter {
 		c.state = stClosing
 		c.ec.Close()
@@ -459,11 +517,21 @@ func (c *conn) resumeInput() {
 		return
 	}
 	c.blocked = false
+	gen := c.gen
 	if len(c.in) > 0 {
 		c.ec.ResumeRead()
 		c.serve(c.in, true)
 	}
-	if c.state == stIdle && c.peerEOF {
+	if c.gen != gen || !c.peerEOF {
+		return
+	}
+	switch {
+	case c.state == stIdle && len(c.in) == 0 && !c.blocked:
+		// Every complete request of a half-closed client is answered.
+		c.state = stClosing
+		c.ec.Close()
+	case c.state == stHead || c.state == stBody:
+		// A request the client will never finish: no 408 after a wait.
 		c.state = stClosing
 		c.ec.Close()
 	}

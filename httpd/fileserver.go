@@ -229,7 +229,12 @@ func (fs *FileServer) Close() error {
 	var err error
 	fs.loops.Range(func(_, v any) bool {
 		fl := v.(*fsLoop)
-		fl.loop.Post(closeCacheOp(fl))
+		if err := fl.loop.Post(closeCacheOp(fl)); err != nil {
+			// The loop has stopped: no operation of it uses a descriptor
+			// any more, and no callback will release one.
+			<-fl.loop.Done()
+			fl.closeLive()
+		}
 		return true
 	})
 	if fs.initErr == nil && fs.rootFd > 0 {
@@ -260,13 +265,17 @@ type fsLoop struct {
 	// noInline: the root's file system refused RWF_NOWAIT; small files
 	// are read through the ring only.
 	noInline bool
+	// live is every entry with an open descriptor, cached or held by a
+	// request: what Close must close once the loop is gone (a request
+	// whose completion the stopped loop never ran still holds its own).
+	live map[*fileEntry]struct{}
 }
 
 func (fs *FileServer) forLoop(l *sched.Loop) *fsLoop {
 	if v, ok := fs.loops.Load(l); ok {
 		return v.(*fsLoop)
 	}
-	fl := &fsLoop{fs: fs, loop: l, entries: make(map[string]*fileEntry)}
+	fl := &fsLoop{fs: fs, loop: l, entries: make(map[string]*fileEntry), live: make(map[*fileEntry]struct{})}
 	if fs.Compression != nil {
 		fl.zcache = newZcache(fs.Compression.CacheBytes)
 	}
@@ -363,9 +372,23 @@ func (fl *fsLoop) release(e *fileEntry) {
 	if e.evicted && e.refs == 0 && e.fd >= 0 {
 		unix.Close(e.fd)
 		e.fd = -1
+		delete(fl.live, e)
 		// Sidecars found while a request held e after its eviction.
 		fl.dropSidecars(e)
 	}
+}
+
+// closeLive closes every descriptor the loop's requests and cache hold;
+// only for a loop that has stopped.
+func (fl *fsLoop) closeLive() {
+	for e := range fl.live {
+		if e.fd >= 0 {
+			unix.Close(e.fd)
+			e.fd = -1
+		}
+		e.evicted = true
+	}
+	clear(fl.live)
 }
 
 func (fl *fsLoop) clear() {

@@ -44,6 +44,7 @@ type fileReq struct {
 	probing content.Encoding
 	entry   *fileEntry // the file asked for (held: see hold)
 	opened  *fileEntry // the last entry this request opened (held)
+	dirEnt  *fileEntry // the directory whose index is looked for (held)
 	target  *fileEntry // the representation sent (entry or a sidecar)
 	buf     []byte
 	ranges  [content.DefaultMaxRanges]content.Range
@@ -172,6 +173,10 @@ func (fl *fsLoop) getReq(w *Response) *fileReq {
 func (fl *fsLoop) putReq(fr *fileReq) {
 	fr.w = nil
 	fr.hold(nil)
+	if fr.dirEnt != nil {
+		fl.release(fr.dirEnt)
+		fr.dirEnt = nil
+	}
 	if fr.opened != nil {
 		fl.release(fr.opened)
 		fr.opened = nil
@@ -275,6 +280,7 @@ func (fr *fileReq) onStat(fd int, r sched.Result) {
 		return
 	}
 	e := fr.fs().newEntry(string(fr.rel), fd, &fr.st, content.Identity, fr.rel)
+	fr.fl.live[e] = struct{}{}
 	e.checked = fr.fl.loop.Now()
 	fr.fl.insert(e)
 	// Held from here, so that an entry the cache does not keep (no
@@ -385,7 +391,9 @@ func (fr *fileReq) directory(e *fileEntry) {
 	if len(fr.rel) == 1 && fr.rel[0] == '.' {
 		fr.base = 0
 	}
-	fr.hold(e)
+	// Held for a listing, whatever index files are opened meanwhile.
+	fr.dirEnt = e
+	fr.fl.acquire(e)
 	fr.tryIndex(0)
 }
 
@@ -394,8 +402,8 @@ func (fr *fileReq) tryIndex(i int) {
 	fs := fr.fs()
 	if i >= len(fs.Index) {
 		fr.index = -1
-		if fs.Listing && fr.entry != nil {
-			fr.listing(fr.entry)
+		if fs.Listing && fr.dirEnt != nil {
+			fr.listing(fr.dirEnt)
 			return
 		}
 		fr.fail(http.StatusForbidden)
@@ -415,7 +423,9 @@ func (fr *fileReq) tryIndex(i int) {
 // listing reads the directory on a goroutine (there is no ring operation
 // for getdents) and answers with an HTML page.
 func (fr *fileReq) listing(dir *fileEntry) {
-	fd, err := unix.Dup(dir.fd)
+	// A descriptor of its own: a dup would share the cached one's read
+	// position, and the next listing would start at its end.
+	fd, err := unix.Openat(dir.fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		fr.fail(http.StatusServiceUnavailable)
 		return
@@ -565,6 +575,7 @@ func (fr *fileReq) onSidecarOpen(_ *sched.Op, r sched.Result) {
 			e.sidecars[enc] = missing
 		default:
 			sc := fr.fs().newEntry(e.key+enc.Suffix(), fd, &fr.st, enc, []byte(e.key))
+			fr.fl.live[sc] = struct{}{}
 			sc.ctype = e.ctype
 			sc.refs = 1 // the entry's
 			e.sidecars[enc] = sc
@@ -677,7 +688,8 @@ func (fr *fileReq) changed(retry bool) {
 	if retry && !fr.retried {
 		fr.retried = true
 		fr.w.resetHeaders()
-		fr.index = -1
+		// fr.index stays: an index file found changed is looked up
+		// again as the same directory's index.
 		fr.setRel([]byte(fr.entry.key))
 		if fr.buf != nil {
 			fr.fl.putBuf(fr.buf)

@@ -43,10 +43,7 @@ func (s *Server) serverLine() string {
 	case "-":
 		return ""
 	}
-	if s.serverHdr == "" {
-		s.serverHdr = "Server: " + s.ServerName + "\r\n"
-	}
-	return s.serverHdr
+	return s.serverHdr // set by start: handler goroutines read it
 }
 
 // dateCache keeps the Date header line of the current second. Each loop

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/uringd/uringd/httpd/internal/h1"
 	"github.com/uringd/uringd/sched"
@@ -33,9 +34,10 @@ type Response struct {
 	// recycled for other connections, and gen tells them apart.
 	ld            *loopData
 	gen           uint32
-	ownServer     bool // the handler set Server
-	ownDate       bool // the handler set Date
-	reserved      int  // head bytes in the room reserveBody took
+	ownServer     bool        // the handler set Server
+	ownDate       bool        // the handler set Date
+	reserved      int         // head bytes in the room reserveBody took
+	gone          atomic.Bool // the client has closed or half-closed
 	status        int
 	hdr           []byte // extra header lines, "Name: value\r\n" each
 	body          []byte
@@ -61,6 +63,7 @@ func (ld *loopData) getResponse(c *conn, req *h1.Request) *Response {
 		w = new(Response)
 	}
 	w.c, w.ld, w.gen = c, c.ld, c.gen
+	w.gone.Store(c.peerEOF)
 	w.ownServer, w.ownDate = false, false
 	w.status = http.StatusOK
 	w.hdr, w.body = w.hdr[:0], w.body[:0]
@@ -91,12 +94,11 @@ func (w *Response) conn() *conn {
 	return nil
 }
 
-// Closed reports whether the client's connection has closed: an
-// asynchronous handler can stop the work whose result nobody will read.
-func (w *Response) Closed() bool {
-	c := w.conn()
-	return c == nil || c.ec.Closed()
-}
+// Closed reports whether the client has gone: its connection closed, or
+// it shut down its sending side (which HTTP clients do when they leave).
+// An asynchronous handler can stop the work whose result nobody will
+// read. It may be called from any goroutine until the response finishes.
+func (w *Response) Closed() bool { return w.gone.Load() }
 
 // SetStatus sets the status code (default 200). It has no effect once
 // headers have been sent (after Flush).
@@ -301,6 +303,9 @@ func (w *Response) Loop() *sched.Loop { return w.ld.loop }
 func (w *Response) finish() {
 	w.done = true
 	c := w.conn()
+	if c != nil && c.async == w {
+		c.async = nil
+	}
 	if c == nil {
 		// The client went while an asynchronous response was pending.
 		w.ld.done(nil, &w.info, statusClientClosed, w.written)
@@ -323,7 +328,7 @@ func (w *Response) finish() {
 		w.flushBody()
 		if w.chunked {
 			c.ec.WriteString("0\r\n\r\n")
-		} else if w.contentLength >= 0 && w.written != w.contentLength {
+		} else if w.contentLength >= 0 && w.written != w.contentLength && !w.head {
 			// Fewer bytes than declared: the framing is broken, and the
 			// client can only learn it from the connection closing.
 			c.closeAfter = true

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // A native handler goes asynchronous (hands its Response to a goroutine)
@@ -24,7 +26,6 @@ import (
 // the first handler's goroutine still holds it: that goroutine's
 // Post/Write/Finish then answers another client's request.
 func TestR2NativeAsyncPanicRecyclesResponse(t *testing.T) {
-	r2Bug(t, "conn.go:421 (runHandler) recycles the Response of a panicking handler (putResponse) even if it went Async and handed the Response to a goroutine: that goroutine later finishes another client's response with its own data")
 	wa := make(chan *Response, 1)
 	wb := make(chan *Response, 1)
 	h := HandlerFunc(func(w *Response, r *Request) {
@@ -72,7 +73,6 @@ func TestR2NativeAsyncPanicRecyclesResponse(t *testing.T) {
 // it and then closes the connection; runHandler's Abort drops the queued
 // output, so the client never learns that /ok was served.
 func TestR2NativePanicDropsEarlierResponse(t *testing.T) {
-	r2Bug(t, "conn.go:423 (runHandler) aborts the connection of a panicking handler (evnet Abort drops queued output): complete responses to earlier pipelined requests, not yet sent, are lost; net/http sends them before closing")
 	native := HandlerFunc(func(w *Response, r *Request) {
 		if string(r.Path()) == "/panic" {
 			panic("r2: native panic")
@@ -105,7 +105,6 @@ func TestR2NativePanicDropsEarlierResponse(t *testing.T) {
 // nil) while serve is still iterating over the record's input. serve then
 // dereferences the nil ec on the loop: the callback panics.
 func TestR2NativePanicAfterEOFUsesFreedConn(t *testing.T) {
-	r2Bug(t, "conn.go:423 (runHandler) Abort can run OnClose synchronously (no recv/send armed after EOF), freeConn zeroes the record, and serve's loop (conn.go:220) goes on with c.state==stIdle and c.ec==nil: nil dereference on the loop")
 	ws := make(chan *Response, 1)
 	h := HandlerFunc(func(w *Response, r *Request) {
 		switch string(r.Path()) {
@@ -149,7 +148,6 @@ func TestR2NativePanicAfterEOFUsesFreedConn(t *testing.T) {
 // OnDrained follows to switch to the idle one: it is cut off after
 // WriteTimeout of idleness instead of IdleTimeout.
 func TestR2IdleTimeoutAfterEmptyLastPiece(t *testing.T) {
-	r2Bug(t, "conn.go:435 (responded) arms the write timeout; when the response's last piece is empty no OnDrained follows to set the idle timeout, so an idle keep-alive connection is cut off after WriteTimeout instead of IdleTimeout")
 	adapter := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", "5")
 		io.WriteString(w, "hello")
@@ -199,7 +197,6 @@ func TestR2NativeClosedOffLoopRace(t *testing.T) {
 	if !r2Race {
 		t.Skip("needs the race detector")
 	}
-	r2Bug(t, "response.go:97 (Closed) reads w.c.gen and ec.flags without synchronisation; from the goroutine doing an async handler's work (what its doc suggests) it races with the loop closing the connection")
 	saw := make(chan bool, 1)
 	h := HandlerFunc(func(w *Response, r *Request) {
 		w.Async()
@@ -218,9 +215,42 @@ func TestR2NativeClosedOffLoopRace(t *testing.T) {
 	c.Write([]byte(get("/")))
 	waitOpen(t, s, 1)
 	time.Sleep(20 * time.Millisecond)
+	c.SetLinger(0) // a reset: see TestR2NativeClosedAfterClientFIN for a FIN
 	c.Close()
 	if !recv(t, saw, "the worker") {
 		t.Fatal("Closed never reported the client gone")
+	}
+}
+
+// A client that closes its connection normally (a FIN: a browser tab
+// closed, a client library's timeout) while an asynchronous native
+// response is pending: the adapter cancels the request's context then, as
+// net/http does (TestAdapterContextCancelledOnDisconnect), but OnEOF keeps
+// a busy native connection open for a possible half-close, so
+// Response.Closed stays false until the response is written: the handler
+// cannot stop the work nobody will read, which is what Closed is for.
+func TestR2NativeClosedAfterClientFIN(t *testing.T) {
+	ws := make(chan *Response, 1)
+	h := HandlerFunc(func(w *Response, r *Request) {
+		w.Async()
+		ws <- w
+	})
+	s := &Server{Handler: h}
+	addr := serve(t, s)
+	c := dial(t, addr)
+	c.Write([]byte(get("/")))
+	w := recv(t, ws, "the handler")
+	c.Close()
+	waitFor(t, "the server to see the FIN", func() bool {
+		eof := false
+		r2OnLoop(t, w.ld, func() { eof = w.conn() == nil || w.conn().peerEOF })
+		return eof
+	})
+	closed := false
+	r2OnLoop(t, w.ld, func() { closed = w.Closed() })
+	w.Post(func(w *Response) { w.Finish() })
+	if !closed {
+		t.Fatal("Closed is false after the client closed its connection")
 	}
 }
 
@@ -318,7 +348,6 @@ func TestR2PipelineBlockedThenHalfCloseAdapter(t *testing.T) {
 // takes the half-close for "nothing left" and closes the connection with
 // the rest of the pipeline unanswered.
 func TestR2PipelineBlockedThenHalfCloseNative(t *testing.T) {
-	r2Bug(t, "conn.go:466 (resumeInput) closes a half-closed connection when serve returns idle, also when serve stopped at the high-water mark with requests still in c.in (blocked): the rest of the pipeline is never answered")
 	log := &served{}
 	s := &Server{Handler: nativeApp(log)}
 	r2PipelineHalfClose(t, s, serve(t, s), log)
@@ -399,5 +428,143 @@ func TestR2AdapterManySlowReaders(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// HEAD with a declared length and no body written (the handler knows a
+// HEAD needs none: http.ServeContent, hence http.FileServer, does exactly
+// this): the response is complete, and net/http keeps the connection
+// (shouldReuseConnection exempts HEAD). The adapter's finish (and the
+// native Response, when flushed) take the missing body for a short one
+// and close the connection after every such HEAD.
+func TestR2HeadDeclaredLengthKeepsConnection(t *testing.T) {
+	dir := t.TempDir()
+	fsWriteTree(t, dir, map[string][]byte{"f.txt": []byte("file body")})
+	native := HandlerFunc(func(w *Response, r *Request) {
+		w.SetContentLength(9)
+		w.Header("Content-Type", "text/plain")
+		if string(r.Method()) != "HEAD" {
+			w.WriteString("file body")
+		}
+		w.Flush()
+	})
+	for _, srv := range []struct{ name, addr string }{
+		{"net/http", r2NetHTTP(t, http.FileServer(http.Dir(dir)))},
+		{"adapter", serve(t, &Server{HTTPHandler: http.FileServer(http.Dir(dir))})},
+		{"native", serve(t, &Server{Handler: native})},
+	} {
+		raw := r2Raw(t, srv.addr, "HEAD /f.txt HTTP/1.1\r\nHost: x\r\n\r\n"+
+			"GET /f.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		rs, err := r2Responses(raw, "HEAD", "GET")
+		if err != nil || len(rs) != 2 || rs[0].ContentLength != 9 || string(rs[1].body) != "file body" {
+			t.Errorf("%s: HEAD then GET on one connection: %v %v\n%q", srv.name, rs, err, raw)
+		}
+	}
+}
+
+// A handler that extends its write deadline (ResponseController) for a
+// long download to a slow client: under net/http (same WriteTimeout) the
+// deadline holds until the response is out. The adapter queues up to the
+// high-water mark (1 MiB) and more after the handler returns, and
+// responded() then replaces the handler's deadline with WriteTimeout: the
+// client is cut off in the middle of the body. (The server's socket send
+// buffer is made small, so that what is queued stays in the server's
+// queue rather than in the kernel's, where no timeout applies.)
+func TestR2AdapterWriteDeadlineOutlivesHandler(t *testing.T) {
+	const size = 3 << 20
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if x, ok := w.(*exchange); ok {
+			done := make(chan struct{})
+			x.ld.post(func() {
+				unix.SetsockoptInt(x.c.ec.Fd(), unix.SOL_SOCKET, unix.SO_SNDBUF, 4096)
+				close(done)
+			})
+			<-done
+		}
+		http.NewResponseController(w).SetWriteDeadline(time.Now().Add(time.Minute))
+		w.Header().Set("Content-Length", strconv.Itoa(size))
+		p := pattern(size)
+		for off := 0; off < size; off += 256 << 10 {
+			w.Write(p[off : off+256<<10])
+			w.(http.Flusher).Flush()
+		}
+	})
+	for _, srv := range []struct{ name, addr string }{
+		{"net/http", r2NetHTTPServer(t, &http.Server{Handler: h, WriteTimeout: shortTimeout})},
+		{"adapter", serve(t, &Server{HTTPHandler: h, WriteTimeout: shortTimeout})},
+	} {
+		c := dialSmallWindow(t, srv.addr)
+		c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
+		var got []byte
+		buf := make([]byte, 4096)
+		for {
+			n, err := c.Read(buf)
+			got = append(got, buf[:n]...)
+			if err != nil {
+				break
+			}
+			time.Sleep(2 * time.Millisecond) // at most 2 MB/s
+		}
+		rs, err := r2Responses(got, "GET")
+		if err != nil || len(rs[0].body) != size {
+			t.Errorf("%s: %d bytes of %d: %v", srv.name, len(got), size, err)
+		}
+	}
+}
+
+// A client pipelines a request behind a slow one, sends only part of the
+// second head and shuts down its sending side: the second request can
+// never complete. Once the first response is out the connection should
+// end (as when the half-close arrives with the connection idle: OnEOF
+// closes a stHead connection at once). resumeInput instead parses the
+// partial head into stHead and waits for the rest until
+// ReadHeaderTimeout, then answers 408.
+func TestR2HalfCloseWithPartialPipelinedHead(t *testing.T) {
+	for _, name := range []string{"native", "adapter"} {
+		t.Run(name, func(t *testing.T) {
+			ws := make(chan *Response, 1)
+			xs := make(chan *exchange, 1)
+			release := make(chan struct{})
+			s := &Server{ReadHeaderTimeout: time.Hour}
+			if name == "native" {
+				s.Handler = HandlerFunc(func(w *Response, r *Request) {
+					w.Async()
+					ws <- w
+				})
+			} else {
+				s.HTTPHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					xs <- w.(*exchange)
+					<-release
+					io.WriteString(w, "slow")
+				})
+			}
+			addr := serve(t, s)
+			c := dial(t, addr)
+			c.Write([]byte(get("/slow") + "GET /never HTTP/1.1\r\nHost: x\r\n"))
+			c.CloseWrite()
+			var ld *loopData
+			var eof func() bool
+			var finish func()
+			if name == "native" {
+				w := recv(t, ws, "the native handler")
+				ld, eof = w.ld, func() bool { return w.conn() != nil && w.conn().peerEOF }
+				finish = func() { w.Post(func(w *Response) { w.WriteString("slow"); w.Finish() }) }
+			} else {
+				x := recv(t, xs, "the adapter handler")
+				ld, eof = x.ld, func() bool { return x.c.exchange == x && x.c.peerEOF }
+				finish = func() { close(release) }
+			}
+			waitFor(t, "the server to see the half-close", func() bool {
+				v := false
+				r2OnLoop(t, ld, func() { v = eof() })
+				return v
+			})
+			finish()
+			br := bufio.NewReader(c)
+			if r := mustResp(t, br, "GET"); string(r.body) != "slow" {
+				t.Fatalf("first response: %v", r)
+			}
+			expectEOF(t, br)
+		})
 	}
 }

@@ -30,7 +30,6 @@ import (
 // have() takes the index file for a "file/" request: 404 for the site's
 // front page instead of its new version.
 func TestR2FileServerIndexRewrittenInPlace(t *testing.T) {
-	r2Bug(t, "fileserver_serve.go:680 (changed) restarts with fr.index = -1 while fr.dir stays true, so have() (fileserver_serve.go:348) answers 404 for a directory's index file that changed since its statx")
 	for _, size := range []int{100, 100 << 10} { // read, then spliced (verify)
 		t.Run(strconv.Itoa(size), func(t *testing.T) {
 			dir := t.TempDir()
@@ -66,7 +65,6 @@ func TestR2FileServerIndexRewrittenInPlace(t *testing.T) {
 // for good (with a cache, FileServer.Close cannot release a held entry
 // either).
 func TestR2FileServerCompressionInFlightAtClose(t *testing.T) {
-	r2Bug(t, "fileserver_serve.go:828 (compressed) relies on the offload callback to finish the request and release its held entry; offload drops the callback when the loop has closed (Server.Close/Shutdown expiry), so the file descriptor leaks")
 	dir := t.TempDir()
 	text := []byte(strings.Repeat("all work and no play makes jack a dull boy\n", 200))
 	fsWriteTree(t, dir, map[string][]byte{"t.txt": text})
@@ -262,7 +260,6 @@ func r2Mix(files map[string][]byte) []r2MixRequest {
 // later one (same cached entry: until it is evicted, revalidation keeps
 // it) is empty. Concurrent listings split the entries between them.
 func TestR2FileServerListingTwice(t *testing.T) {
-	r2Bug(t, "fileserver_serve.go:418 (listing) reads the directory through unix.Dup(dir.fd): the dup shares the cached descriptor's offset, so a cached directory's second and later listings are empty (concurrent ones split the entries)")
 	dir := t.TempDir()
 	fsWriteTree(t, dir, map[string][]byte{"list/x.txt": []byte("x"), "list/y.txt": []byte("y")})
 	fs := &FileServer{Root: dir, Listing: true}

@@ -14,30 +14,26 @@ import (
 	"log"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
 )
 
-// r2Bug skips a test that demonstrates a known defect, unless
-// HTTPD_RUN_BUGS=1 asks for it to run (and fail).
-func r2Bug(t *testing.T, desc string) {
-	t.Helper()
-	if os.Getenv("HTTPD_RUN_BUGS") != "1" {
-		t.Skip("BUG: " + desc)
-	}
-}
-
 // r2NetHTTP serves h with net/http on 127.0.0.1, as the reference the
 // adapter is compared with; it is closed at the end of the test.
 func r2NetHTTP(t *testing.T, h http.Handler) string {
+	t.Helper()
+	return r2NetHTTPServer(t, &http.Server{Handler: h})
+}
+
+// r2NetHTTPServer is r2NetHTTP for a configured http.Server.
+func r2NetHTTPServer(t *testing.T, srv *http.Server) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: h, ErrorLog: log.New(io.Discard, "", 0)}
+	srv.ErrorLog = log.New(io.Discard, "", 0)
 	done := make(chan struct{})
 	go func() { srv.Serve(ln); close(done) }()
 	t.Cleanup(func() {

@@ -147,6 +147,9 @@ func (s *Server) start() (*evnet.Server, error) {
 	if s.ev != nil {
 		return s.ev, nil
 	}
+	if s.ServerName != "" && s.ServerName != "-" {
+		s.serverHdr = "Server: " + s.ServerName + "\r\n"
+	}
 	if (s.Handler == nil) == (s.HTTPHandler == nil) {
 		return nil, errors.New("httpd: set exactly one of Server.Handler and Server.HTTPHandler")
 	}
