@@ -14,7 +14,6 @@ import (
 	"log"
 	"net"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 )
@@ -76,22 +75,6 @@ func r2Raw(t testing.TB, addr, req string) []byte {
 		t.Fatalf("reading from %s: %v (after %q)", addr, err, b)
 	}
 	return b
-}
-
-// r2Head returns the head of a raw response (up to the blank line).
-func r2Head(raw []byte) string {
-	h, _, _ := bytes.Cut(raw, []byte("\r\n\r\n"))
-	return string(h)
-}
-
-// r2HasField reports whether a raw head has the field name (any case).
-func r2HasField(head, name string) bool {
-	for _, line := range strings.Split(head, "\r\n")[1:] {
-		if k, _, ok := strings.Cut(line, ":"); ok && strings.EqualFold(k, name) {
-			return true
-		}
-	}
-	return false
 }
 
 // r2Responses parses the responses in raw, read for the given methods in
