@@ -104,8 +104,23 @@ func (l *Loop) runFrom() {
 		if c.hasBuf {
 			l.bufs.Recycle(c.bid)
 		}
+		if l.cfg.SubmitBatch > 0 && int(l.ring.SQReady()) >= l.cfg.SubmitBatch {
+			l.submitEarly()
+		}
 	}
 	returned = true
+}
+
+// submitEarly submits what callbacks have queued so far, in the middle of
+// a batch (Config.SubmitBatch).
+func (l *Loop) submitEarly() {
+	n := l.ring.SQReady()
+	if _, err := l.ring.Submit(); err != nil {
+		l.enterFailed(err)
+		return
+	}
+	l.metrics.submitted.Add(uint64(n))
+	l.metrics.earlySubmits.Add(1)
 }
 
 func (l *Loop) dispatch(c completion) {

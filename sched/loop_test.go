@@ -578,3 +578,35 @@ func TestStaleUserData(t *testing.T) {
 		t.Errorf("StaleCQEs grew by %d, want %d", got, injected)
 	}
 }
+
+// SubmitBatch: operations a callback queues are submitted as soon as that
+// many wait, before the batch of callbacks ends; without it, once after.
+func TestSubmitBatch(t *testing.T) {
+	for _, batch := range []int{0, 4} {
+		l := newLoop(t, Config{SubmitBatch: batch})
+		var ops [10]Op
+		done := make(chan struct{})
+		left := len(ops)
+		var first Op
+		first.PrepCall(func(*Op, Result) {
+			for i := range ops {
+				ops[i].PrepNop(func(*Op, Result) {
+					if left--; left == 0 {
+						close(done)
+					}
+				})
+				if err := l.Submit(&ops[i]); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+		if err := l.Post(&first); err != nil {
+			t.Fatal(err)
+		}
+		<-done
+		m := l.Metrics()
+		if batch == 0 && m.EarlySubmits != 0 || batch > 0 && m.EarlySubmits == 0 {
+			t.Errorf("SubmitBatch %d: %d early submits", batch, m.EarlySubmits)
+		}
+	}
+}

@@ -16,6 +16,7 @@ type counters struct {
 	inboxWakes, enobufs, panics, goexits, parks atomic.Uint64
 	spins, spinMisses, overloaded, timeouts     atomic.Uint64
 	wakeReads                                   atomic.Uint64 // completions of the armed eventfd read
+	earlySubmits                                atomic.Uint64
 	batchHist                                   [histBuckets]atomic.Uint64
 	lagHist, timerLagHist                       [histBuckets]atomic.Uint64
 	lagMax, timerLagMax                         atomic.Int64
@@ -60,6 +61,7 @@ type Metrics struct {
 	SpinMisses     uint64 // spins that found no work and ended in a sleep
 	Overloaded     uint64 // Posts and Submits refused with ErrOverloaded
 	Timeouts       uint64 // ops whose Op.Timeout passed before they completed
+	EarlySubmits   uint64 // submits in the middle of a batch of callbacks (Config.SubmitBatch)
 	// BatchSizes[i] counts reaps of [2^(i-1), 2^i) CQEs (bucket 0: none).
 	BatchSizes [histBuckets]uint64
 	// CallbackLag[i] counts iterations whose callbacks took [2^(i-1),
@@ -78,6 +80,7 @@ func (l *Loop) Metrics() Metrics {
 	c := &l.metrics
 	m := Metrics{
 		SQEsSubmitted:  c.submitted.Load(),
+		EarlySubmits:   c.earlySubmits.Load(),
 		Iterations:     c.iterations.Load(),
 		Enters:         c.enters.Load(),
 		EnterErrors:    c.enterErrors.Load(),

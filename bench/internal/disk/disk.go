@@ -60,6 +60,12 @@ func (r *rng) next() uint64 {
 	return x * 2685821657736338717
 }
 
+// submitBatch is the loop's Config.SubmitBatch: the virtual disk
+// completes reads in bursts and idles until the first resubmission
+// reaches it, so the callbacks' reads go in as soon as 4 are queued
+// rather than after the whole batch (0.80x fio at QD 32 before).
+const submitBatch = 4
+
 // Run reads random aligned 4 KiB blocks of path with O_DIRECT for
 // duration, qd at a time, and reports the reads done and the CPU spent.
 // Every read must return exactly 4096 bytes.
@@ -84,7 +90,7 @@ func Run(path, mode string, qd int, duration time.Duration) (Result, error) {
 		return res, err
 	}
 	defer unix.Munmap(mem)
-	l, err := sched.NewLoop(sched.Config{Entries: uint32(max(2*qd, 64)), LockOSThread: true})
+	l, err := sched.NewLoop(sched.Config{Entries: uint32(max(2*qd, 64)), LockOSThread: true, SubmitBatch: submitBatch})
 	if err != nil {
 		return res, err
 	}
