@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/uringd/uringd/httpd/internal/content"
 	"github.com/uringd/uringd/offload"
 	"github.com/uringd/uringd/sched"
@@ -23,7 +25,8 @@ import (
 // RESOLVE_BENEATH and RESOLVE_NO_MAGICLINKS, so the kernel keeps every
 // lookup inside the root: "..", encoded dots and slashes, absolute paths
 // and symbolic links that lead out all fail, and no byte from outside the
-// root is ever read. Requests get Range (single, suffix, open-ended and
+// root is ever read (unless Symlinks is SymlinksFollow, which lets links,
+// and only links, lead out). Requests get Range (single, suffix, open-ended and
 // multipart), strong ETags and Last-Modified with every conditional in RFC
 // 9110's order, HEAD, index files, optional directory listings,
 // precompressed sidecars (.br, .zst, .gz) chosen by Accept-Encoding, and,
@@ -111,14 +114,22 @@ const (
 // SymlinkPolicy is which symbolic links a FileServer follows.
 type SymlinkPolicy uint8
 
-// Symlink policies. Whatever the policy, a link never leads out of the
-// root: the kernel refuses it (RESOLVE_BENEATH).
+// Symlink policies. Whatever the policy, the request path itself never
+// climbs above the root (a ".." that would is refused before any open),
+// and /proc's magic links are refused (RESOLVE_NO_MAGICLINKS).
 const (
-	// SymlinksWithinRoot follows relative links that stay inside the root
-	// (the default).
+	// SymlinksWithinRoot follows links that stay inside the root (the
+	// default): the kernel refuses one that leads out (RESOLVE_BENEATH),
+	// absolute links included.
 	SymlinksWithinRoot SymlinkPolicy = iota
 	// SymlinksNever refuses every symbolic link (RESOLVE_NO_SYMLINKS).
 	SymlinksNever
+	// SymlinksFollow follows links wherever they lead, as nginx does by
+	// default (disable_symlinks off): for a root that gathers files kept
+	// elsewhere (a media library linking to other disks). Whoever can
+	// create a link under the root can then publish any file the server
+	// may read.
+	SymlinksFollow
 )
 
 // Compression configures on-the-fly compression.
@@ -128,13 +139,27 @@ type Compression struct {
 	// MinSize and MaxSize bound the files compressed (defaults 1 KiB and
 	// 1 MiB): smaller ones gain little, larger ones take long.
 	MinSize, MaxSize int64
-	// GzipLevel and ZstdLevel set the levels (defaults 6 and zstd's
-	// default).
+	// GzipLevel is gzip's level, 1 (fastest) to 9 (smallest) (default 6).
 	GzipLevel int
+	// ZstdLevel is 1 (fastest) to 4 (smallest), klauspost/compress's
+	// zstd.EncoderLevel (default 2, zstd.SpeedDefault).
+	ZstdLevel int
+	// Types, when not empty, lists the media types compressed on the fly
+	// (parameters ignored; "text/*" matches a whole top-level type). By
+	// default every type deemed compressible is: text/*, +json and +xml
+	// types, JavaScript, WebAssembly, uncompressed fonts and bitmaps.
+	// Precompressed sidecars are looked for regardless.
+	Types []string
 	// CacheBytes bounds each loop's cache of compressed bodies (default 8
 	// MiB).
 	CacheBytes int
 }
+
+// Open opens the root and checks the settings. ServeHTTP and HTTPHandler
+// do it on first use, answering 500 if it fails; call Open first to
+// refuse a bad root or setting at start instead. Calling it again returns
+// the first call's result.
+func (fs *FileServer) Open() error { return fs.init() }
 
 func (fs *FileServer) init() error {
 	fs.once.Do(func() {
@@ -188,6 +213,23 @@ func (fs *FileServer) setup() error {
 		if c.GzipLevel == 0 {
 			c.GzipLevel = 6
 		}
+		if c.GzipLevel < 1 || c.GzipLevel > 9 {
+			unix.Close(fd)
+			return fmt.Errorf("httpd: Compression.GzipLevel %d is not in 1..9", c.GzipLevel)
+		}
+		if c.ZstdLevel == 0 {
+			c.ZstdLevel = int(zstd.SpeedDefault)
+		}
+		if c.ZstdLevel < int(zstd.SpeedFastest) || c.ZstdLevel > int(zstd.SpeedBestCompression) {
+			unix.Close(fd)
+			return fmt.Errorf("httpd: Compression.ZstdLevel %d is not in 1..4", c.ZstdLevel)
+		}
+		for _, t := range c.Types {
+			if major, minor, ok := strings.Cut(t, "/"); !ok || major == "" || minor == "" || strings.ContainsAny(t, " ;,") {
+				unix.Close(fd)
+				return fmt.Errorf("httpd: Compression.Types: %q is not a media type", t)
+			}
+		}
 		if c.CacheBytes <= 0 {
 			c.CacheBytes = 8 << 20
 		}
@@ -203,11 +245,32 @@ func (fs *FileServer) setup() error {
 
 // resolveFlags are the openat2 resolution flags of the policy.
 func (fs *FileServer) resolveFlags() uint64 {
-	f := uint64(unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS)
-	if fs.Symlinks == SymlinksNever {
-		f |= unix.RESOLVE_NO_SYMLINKS
+	switch fs.Symlinks {
+	case SymlinksNever:
+		return unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_NO_SYMLINKS
+	case SymlinksFollow:
+		// Safe only because every path opened is relative, without ".."
+		// (content.CleanPath) or from the server's own configuration.
+		return unix.RESOLVE_NO_MAGICLINKS
 	}
-	return f
+	return unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS
+}
+
+// onTheFly reports whether a body of media type ctype may be compressed
+// on the fly.
+func (c *Compression) onTheFly(ctype string) bool {
+	if len(c.Types) == 0 {
+		return content.Compressible(ctype)
+	}
+	mt, _, _ := strings.Cut(ctype, ";")
+	mt = strings.TrimSpace(mt)
+	major, _, _ := strings.Cut(mt, "/")
+	for _, t := range c.Types {
+		if strings.EqualFold(t, mt) || strings.HasSuffix(t, "/*") && strings.EqualFold(t[:len(t)-2], major) {
+			return true
+		}
+	}
+	return false
 }
 
 // FileServerStats are a FileServer's cache counters.

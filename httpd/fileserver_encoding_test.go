@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -333,5 +334,45 @@ func TestFileServerCompressedChange(t *testing.T) {
 	})
 	if !ok {
 		t.Fatal("the new content never went out compressed")
+	}
+}
+
+// TestFileServerCompressTypesAndLevel: Compression.Types limits on-the-fly
+// compression to the types listed ("major/*" matching a whole top-level
+// type) and a type left out gets no Vary; every zstd level decodes; bad
+// settings are refused by Open.
+func TestFileServerCompressTypesAndLevel(t *testing.T) {
+	dir := t.TempDir()
+	text := []byte(strings.Repeat("compress me, compress me; ", 200))
+	fsWriteTree(t, dir, map[string][]byte{"s.css": text, "t.txt": text, "j.json": text})
+	pool := offload.New(offload.Config{CPUWorkers: 1, BlockingWorkers: 1})
+	t.Cleanup(func() { pool.Close(context.Background()) })
+	e := fsStart(t, true, &FileServer{Root: dir, Compression: &Compression{Pool: pool, Types: []string{"text/css", "application/*"}}})
+	for path, want := range map[string]string{"/s.css": "gzip", "/j.json": "gzip", "/t.txt": ""} {
+		resp, b := e.do(t, "GET", path, "Accept-Encoding", "gzip")
+		if ce := resp.Header.Get("Content-Encoding"); ce != want {
+			t.Errorf("%s: Content-Encoding %q, want %q", path, ce, want)
+		}
+		if want == "" && (resp.Header.Get("Vary") != "" || !bytes.Equal(b, text)) {
+			t.Errorf("%s: Vary %q, body %d bytes", path, resp.Header.Get("Vary"), len(b))
+		}
+	}
+	for level := 1; level <= 4; level++ {
+		e := fsStart(t, true, &FileServer{Root: dir, Compression: &Compression{Pool: pool, ZstdLevel: level}})
+		resp, b := e.do(t, "GET", "/t.txt", "Accept-Encoding", "zstd")
+		if got, err := fsUnzstd(b); resp.Header.Get("Content-Encoding") != "zstd" || err != nil || !bytes.Equal(got, text) {
+			t.Errorf("zstd level %d: Content-Encoding %q, %v", level, resp.Header.Get("Content-Encoding"), err)
+		}
+	}
+	for _, c := range []*Compression{{Pool: pool, ZstdLevel: 5}, {Pool: pool, GzipLevel: 10}, {Pool: pool, Types: []string{"text"}}, {Pool: pool, Types: []string{"text/html; charset=utf-8"}}} {
+		fs := &FileServer{Root: dir, Compression: c}
+		if err := fs.Open(); err == nil {
+			t.Errorf("Open accepted %+v", *c)
+		}
+		fs.Close()
+	}
+	fs := &FileServer{Root: filepath.Join(dir, "missing")}
+	if err := fs.Open(); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Open of a missing root: %v", err)
 	}
 }

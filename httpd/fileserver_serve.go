@@ -493,7 +493,8 @@ func (fr *fileReq) file() {
 	}
 	// Whether the response depends on Accept-Encoding does not depend on
 	// which sidecars this client's header made us look for.
-	vary := compressible && (fs.Precompressed || fs.Compression != nil)
+	onTheFly := fs.Compression != nil && fs.Compression.onTheFly(e.ctype)
+	vary := compressible && fs.Precompressed || onTheFly
 	enc, ok := content.Negotiate(fr.ae, avail)
 	if !ok {
 		if vary {
@@ -505,7 +506,7 @@ func (fr *fileReq) file() {
 	target := e
 	if enc != content.Identity {
 		target = e.sidecars[enc]
-	} else if c := fs.Compression; c != nil && compressible && len(fr.conds.Range) == 0 &&
+	} else if c := fs.Compression; onTheFly && len(fr.conds.Range) == 0 &&
 		e.st.Size >= c.MinSize && e.st.Size <= c.MaxSize {
 		if zenc, ok := content.Negotiate(fr.ae, content.EncodingSet(0).Add(content.Identity).Add(content.Gzip).Add(content.Zstd)); ok && zenc != content.Identity {
 			fr.compressed(zenc)
@@ -835,7 +836,7 @@ func (fr *fileReq) compressed(enc content.Encoding) {
 		if enc == content.Gzip {
 			job = offload.Gzip(data, c.GzipLevel)
 		} else {
-			job = offload.Zstd(data, zstd.SpeedDefault)
+			job = offload.Zstd(data, zstd.EncoderLevel(c.ZstdLevel))
 		}
 		err := c.Pool.Go(context.Background(), fr.fl.loop, offload.CPU, offload.FailFast, job, func(v any, err error) {
 			if err != nil {

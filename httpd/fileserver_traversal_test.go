@@ -394,3 +394,52 @@ func TestFileServerSymlinkSwappedIn(t *testing.T) {
 		})
 	}
 }
+
+// TestFileServerSymlinksFollow: with SymlinksFollow, links lead wherever
+// they point (relative, absolute, chained, to a directory), but the
+// request path itself still cannot climb out, magic links stay refused,
+// and loops fail cleanly.
+func TestFileServerSymlinksFollow(t *testing.T) {
+	root, _ := fsTraversalTree(t)
+	top := filepath.Dir(root)
+	canary := fsCanary + "\n"
+	cases := []struct {
+		path   string
+		status int
+		body   string
+	}{
+		{"/link-in", 200, "inside a"},
+		{"/link-abs-inside", 200, "inside a"},
+		{"/link-out-file", 200, canary},
+		{"/link-out-dir/secret.txt", 200, canary},
+		{"/sub/link-up-out", 200, canary},
+		{"/chain1", 200, canary},
+		{"/link-abs-file", 200, canary},
+		{"/link-abs-dir/dir/secret2.txt", 200, canary},
+		{"/link-proc", 404, ""},
+		{"/loop-a", 404, ""},
+	}
+	fsBoth(t, func() *FileServer { return &FileServer{Root: root, Symlinks: SymlinksFollow} }, func(t *testing.T, e *fsEnv) {
+		for range 2 {
+			for _, c := range cases {
+				resp, body := e.do(t, "GET", c.path)
+				if resp.StatusCode != c.status || c.status == 200 && string(body) != c.body {
+					t.Errorf("%s: %d %q, want %d %q", c.path, resp.StatusCode, body, c.status, c.body)
+				}
+			}
+			// No link in them: the path alone must not leave the root.
+			for _, target := range fsTraversalTargets(top) {
+				if strings.Contains(target, "link") || strings.Contains(target, "chain") || strings.Contains(target, "loop") {
+					continue
+				}
+				r := fsRawGet(t, e.addr, "GET", target)
+				if bytes.Contains(r.raw, []byte(fsCanary)) || bytes.Contains(r.raw, []byte("root:x:0:0")) {
+					t.Fatalf("%q served bytes from outside the root:\n%s", target, r.raw)
+				}
+				if s := r.status(); s < 400 || s > 499 {
+					t.Errorf("%q: status %d, want 4xx", target, s)
+				}
+			}
+		}
+	})
+}

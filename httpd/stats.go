@@ -61,7 +61,13 @@ func (ri *requestInfo) capture(start time.Time, req *h1.Request) {
 // LoopStats are one loop's HTTP counters.
 type LoopStats struct {
 	Requests uint64
-	BytesOut uint64 // body bytes
+	BytesOut uint64 // body bytes of the responses
+	// Conns is the connections open on the loop now; BytesIn and
+	// BytesSent count every byte received and sent on its connections
+	// (heads, bodies and files spliced), as the socket layer saw them.
+	Conns     int64
+	BytesIn   uint64
+	BytesSent uint64
 	// Status counts responses by class: [1] 1xx ... [5] 5xx.
 	Status [6]uint64
 	// Latency[i] counts requests whose response took [2^(i-1), 2^i)
@@ -94,11 +100,15 @@ func (s *Server) LoopStats() []LoopStats {
 		return nil
 	}
 	g := ev.Group()
+	wire := ev.LoopStats()
 	out := make([]LoopStats, g.Len())
 	for i := range out {
 		lc := &s.loops[g.Loop(i)].counters
 		st := &out[i]
 		st.Requests, st.BytesOut = lc.requests.Load(), lc.bytesOut.Load()
+		if i < len(wire) {
+			st.Conns, st.BytesIn, st.BytesSent = wire[i].Open, wire[i].BytesIn, wire[i].BytesOut
+		}
 		for j := range st.Status {
 			st.Status[j] = lc.status[j].Load()
 		}
