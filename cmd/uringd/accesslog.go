@@ -45,7 +45,8 @@ func openAccessLog(c config.AccessLog) (*accessLog, error) {
 	return a, nil
 }
 
-// reopen (re)opens the destination: on start and on SIGHUP (logrotate).
+// reopen (re)opens the destination: on start, and on SIGHUP (logrotate)
+// unless reload keeps the open file.
 func (a *accessLog) reopen(c config.AccessLog) error {
 	var out io.WriteCloser
 	switch c.Path {
@@ -64,16 +65,39 @@ func (a *accessLog) reopen(c config.AccessLog) error {
 	a.flush()
 	a.mu.Lock()
 	old := a.out
-	a.out, a.path, a.format = out, c.Path, c.Format
-	a.json = nil
-	if c.Format == config.LogJSON {
-		a.json = slog.New(slog.NewJSONHandler(bufWriter{a}, nil))
-	}
+	a.out, a.path = out, c.Path
+	a.setFormat(c.Format)
 	a.mu.Unlock()
 	if old != nil {
 		old.Close()
 	}
 	return nil
+}
+
+// reload applies a reloaded configuration on SIGHUP. The destination is
+// reopened (logrotate has renamed it) unless reopen_on_hup is false and
+// the path is unchanged: then lines keep going to the file already open,
+// wherever it has been moved, and only the format may change.
+func (a *accessLog) reload(c config.AccessLog) error {
+	a.mu.Lock()
+	keep := !c.ReopenOnHUP && c.Path == a.path
+	if keep {
+		a.setFormat(c.Format)
+	}
+	a.mu.Unlock()
+	if keep {
+		return nil
+	}
+	return a.reopen(c)
+}
+
+// setFormat sets the line format; a.mu is held.
+func (a *accessLog) setFormat(format string) {
+	a.format = format
+	a.json = nil
+	if format == config.LogJSON {
+		a.json = slog.New(slog.NewJSONHandler(bufWriter{a}, nil))
+	}
 }
 
 type nopCloser struct{ io.Writer }

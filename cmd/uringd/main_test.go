@@ -238,3 +238,4 @@ func TestListenURL(t *testing.T) {
 		t.Errorf("announce: %q", out.String())
 	}
 }
+

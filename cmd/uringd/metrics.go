@@ -43,7 +43,10 @@ type collector struct{ d *daemon }
 
 var (
 	descRequests    = prometheus.NewDesc("uringd_http_requests_total", "HTTP responses by loop and status class.", []string{"loop", "class"}, nil)
-	descBytes       = prometheus.NewDesc("uringd_http_response_body_bytes_total", "Response body bytes by loop.", []string{"loop"}, nil)
+	descBytes       = prometheus.NewDesc("uringd_http_response_body_bytes_total", "Response body bytes written by handlers, by loop: no status lines, header fields or chunk framing.", []string{"loop"}, nil)
+	descWireIn      = prometheus.NewDesc("uringd_network_receive_bytes_total", "Bytes received on client connections, by loop.", []string{"loop"}, nil)
+	descWireOut     = prometheus.NewDesc("uringd_network_transmit_bytes_total", "Bytes sent on client connections, by loop: heads, bodies and files spliced.", []string{"loop"}, nil)
+	descLoopOpen    = prometheus.NewDesc("uringd_loop_connections_open", "Connections open, by loop.", []string{"loop"}, nil)
 	descLatency     = prometheus.NewDesc("uringd_http_request_duration_seconds", "Time from a request's head to its response being queued.", []string{"loop"}, nil)
 	descOpen        = prometheus.NewDesc("uringd_connections_open", "Open connections.", nil, nil)
 	descAccepted    = prometheus.NewDesc("uringd_connections_accepted_total", "Connections accepted.", nil, nil)
@@ -64,7 +67,7 @@ var (
 
 // Describe implements prometheus.Collector.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRequests, descBytes, descLatency, descOpen, descAccepted, descRefused,
+	for _, d := range []*prometheus.Desc{descRequests, descBytes, descWireIn, descWireOut, descLoopOpen, descLatency, descOpen, descAccepted, descRefused,
 		descLag, descEnters, descSQEs, descCQEs, descOverflows, descPanics, descOffDepth, descOffRunning, descOffDone,
 		descCacheHits, descCacheMisses, descCacheReval} {
 		ch <- d
@@ -90,6 +93,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			counter(descRequests, ls.Status[class], loop, strconv.Itoa(class)+"xx")
 		}
 		counter(descBytes, ls.BytesOut, loop)
+		counter(descWireIn, ls.BytesIn, loop)
+		counter(descWireOut, ls.BytesSent, loop)
+		gauge(descLoopOpen, float64(ls.Conns), loop)
 		ch <- histogram(descLatency, ls.Latency[:], time.Microsecond, loop)
 	}
 	for i := range d.group.Len() {

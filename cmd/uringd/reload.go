@@ -4,20 +4,17 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/uringd/uringd/cmd/uringd/internal/config"
 	"github.com/uringd/uringd/cmd/uringd/internal/sdnotify"
 )
 
-// watchReload reloads the configuration on every SIGHUP until ctx ends:
-// reload builds the new one, apply puts it in place. A configuration that
-// fails either step is logged, and the running one stays.
-func watchReload(ctx context.Context, reload func() (*config.Config, error), apply func(*config.Config) error, log *slog.Logger) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+// watchReload reloads the configuration on every signal from hup until
+// ctx ends: reload builds the new one, apply puts it in place. A
+// configuration that fails either step is logged, and the running one
+// stays. The caller registers hup with signal.Notify before it announces
+// the server, so that no SIGHUP finds the process without a handler.
+func watchReload(ctx context.Context, hup <-chan os.Signal, reload func() (*config.Config, error), apply func(*config.Config) error, log *slog.Logger) {
 	for {
 		select {
 		case <-ctx.Done():

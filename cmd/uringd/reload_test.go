@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -56,40 +55,33 @@ func TestReloadOnce(t *testing.T) {
 
 // TestWatchReloadOnSIGHUP sends this process SIGHUP and expects a reload.
 func TestWatchReloadOnSIGHUP(t *testing.T) {
-	// Catch SIGHUP here too before anything sends it: uncaught, it would
-	// end the test binary.
-	guard := make(chan os.Signal, 1)
-	signal.Notify(guard, syscall.SIGHUP)
-	defer signal.Stop(guard)
+	// As serveCommand does: the channel is registered before anything
+	// sends SIGHUP, so the signal is caught (uncaught, it would end the
+	// test binary) and waits in the channel until watchReload reads it.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 
 	ctx, cancel := context.WithCancel(context.Background())
-	var mu sync.Mutex
-	reloads := 0
+	reloaded := make(chan struct{}, 1)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		watchReload(ctx, func() (*config.Config, error) { return config.Default(), nil }, func(*config.Config) error {
-			mu.Lock()
-			reloads++
-			mu.Unlock()
+		watchReload(ctx, hup, func() (*config.Config, error) { return config.Default(), nil }, func(*config.Config) error {
+			select {
+			case reloaded <- struct{}{}:
+			default:
+			}
 			return nil
 		}, discardLogger())
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(20 * time.Millisecond)
-		mu.Lock()
-		n := reloads
-		mu.Unlock()
-		if n > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no reload after SIGHUP")
-		}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-reloaded:
+	case <-time.After(time.Minute):
+		t.Fatal("no reload after SIGHUP")
 	}
 	cancel()
 	<-done

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"sort"
 	"strings"
 
@@ -22,8 +23,19 @@ type mount struct {
 	fs     *httpd.FileServer
 }
 
+// buildRoutes makes the routes of cfg, on start and on every reload,
+// with each mount's root opened.
 func (d *daemon) buildRoutes(cfg *config.Config) (*routes, error) {
 	r := &routes{health: []byte(cfg.Health.Path), stats: []byte(cfg.Stats.Path)}
+	// In the configuration 0 means none: no cache, no time trusted. For
+	// httpd.FileServer 0 means its default and a negative value means none.
+	openFiles, revalidate := cfg.Cache.OpenFiles, cfg.Cache.Revalidate.D()
+	if openFiles == 0 {
+		openFiles = -1
+	}
+	if revalidate == 0 {
+		revalidate = -1
+	}
 	for _, m := range cfg.Mounts {
 		fs := &httpd.FileServer{
 			Root:          m.Root,
@@ -32,8 +44,8 @@ func (d *daemon) buildRoutes(cfg *config.Config) (*routes, error) {
 			Listing:       m.Listing,
 			CacheControl:  m.CacheControl,
 			Precompressed: cfg.Compression.Precompressed,
-			OpenFiles:     cfg.Cache.OpenFiles,
-			Revalidate:    cfg.Cache.Revalidate.D(),
+			OpenFiles:     openFiles,
+			Revalidate:    revalidate,
 			ErrorLog:      d.log,
 		}
 		switch m.Dotfiles {
@@ -42,16 +54,25 @@ func (d *daemon) buildRoutes(cfg *config.Config) (*routes, error) {
 		case config.DotfilesAllow:
 			fs.Dotfiles = httpd.DotfilesAllow
 		}
-		if m.Symlinks == config.SymlinksNever {
+		switch m.Symlinks {
+		case config.SymlinksNever:
 			fs.Symlinks = httpd.SymlinksNever
+		case config.SymlinksFollow:
+			fs.Symlinks = httpd.SymlinksFollow
 		}
-		if cfg.Compression.OnTheFly {
+		if z := &cfg.Compression; z.OnTheFly {
 			fs.Compression = &httpd.Compression{
 				Pool:      d.pool,
-				MinSize:   int64(cfg.Compression.MinSize),
-				MaxSize:   int64(cfg.Compression.MaxSize),
-				GzipLevel: cfg.Compression.GzipLevel,
+				MinSize:   int64(z.MinSize),
+				MaxSize:   int64(z.MaxSize),
+				GzipLevel: z.GzipLevel,
+				ZstdLevel: z.ZstdLevel,
+				Types:     z.Types,
 			}
+		}
+		if err := fs.Open(); err != nil {
+			r.close()
+			return nil, fmt.Errorf("mount %q: %w", m.Prefix, err)
 		}
 		prefix := strings.TrimSuffix(m.Prefix, "/")
 		r.mounts = append(r.mounts, mount{prefix: []byte(prefix), fs: fs})

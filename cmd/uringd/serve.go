@@ -37,9 +37,10 @@ type daemon struct {
 }
 
 // runServe serves cfg until ctx is cancelled (SIGINT or SIGTERM), then
-// shuts down gracefully within cfg.Timeouts.ShutdownGrace. SIGHUP runs
+// shuts down gracefully within cfg.Timeouts.ShutdownGrace. Each signal
+// on hup (SIGHUP, caught by the caller before anything is announced) runs
 // reload and applies what it can (see apply).
-func runServe(ctx context.Context, cfg *config.Config, reload func() (*config.Config, error)) error {
+func runServe(ctx context.Context, cfg *config.Config, hup <-chan os.Signal, reload func() (*config.Config, error)) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	d := &daemon{cfg: cfg, log: log, start: time.Now()}
 	if err := d.startUp(); err != nil {
@@ -68,7 +69,7 @@ func runServe(ctx context.Context, cfg *config.Config, reload func() (*config.Co
 	}
 	announce(os.Stdout, cfg, addrs)
 	_ = sdnotify.Ready()
-	go watchReload(ctx, reload, d.apply, log)
+	go watchReload(ctx, hup, reload, d.apply, log)
 
 	<-ctx.Done()
 	_ = sdnotify.Stopping()
@@ -182,8 +183,9 @@ func (d *daemon) stop(ctx context.Context) error {
 }
 
 // apply puts a reloaded configuration in place: new mounts (roots,
-// caching, compression) and a reopened access log take effect at once,
-// for new requests, without dropping a connection. Listeners, loops,
+// caching, compression) and the access log (reopened unless
+// access_log.reopen_on_hup is false) take effect at once, for new
+// requests, without dropping a connection. Listeners, loops,
 // limits, timeouts and offload sizes need a restart: a change to them is
 // reported and otherwise ignored.
 func (d *daemon) apply(cfg *config.Config) error {
@@ -191,7 +193,7 @@ func (d *daemon) apply(cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
-	if err := d.access.reopen(cfg.AccessLog); err != nil {
+	if err := d.access.reload(cfg.AccessLog); err != nil {
 		r.close()
 		return err
 	}

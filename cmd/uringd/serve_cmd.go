@@ -16,6 +16,16 @@ import (
 // serveCommand resolves the configuration and runs the server until
 // SIGINT or SIGTERM.
 func serveCommand(ov *config.Overrides, stdout, stderr io.Writer) int {
+	// Signals are caught from the start, before uringd says it serves: a
+	// supervisor may send SIGHUP (systemctl reload, logrotate) or SIGTERM
+	// as soon as it sees "serving on" or READY=1, and Go's default action
+	// for an uncaught SIGHUP ends the process. A SIGHUP that arrives
+	// before the server runs waits in hup and reloads once it does.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	load := func() (*config.Config, error) { return loadServeConfig(ov, log) }
 	cfg, err := load()
@@ -23,9 +33,7 @@ func serveCommand(ov *config.Overrides, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "uringd: %v\n", err)
 		return exitFail
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := runServe(ctx, cfg, load); err != nil {
+	if err := runServe(ctx, cfg, hup, load); err != nil {
 		fmt.Fprintf(stderr, "uringd: %v\n", err)
 		return exitFail
 	}

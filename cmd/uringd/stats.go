@@ -28,7 +28,8 @@ func (d *daemon) snapshot() stats.Snapshot {
 		m := d.group.Loop(i).Metrics()
 		l := stats.Loop{ID: i, Lag: lagOf(&m)}
 		if i < len(loopStats) {
-			l.Requests, l.BytesOut = loopStats[i].Requests, loopStats[i].BytesOut
+			ls := &loopStats[i]
+			l.Requests, l.BytesIn, l.BytesOut, l.Connections = ls.Requests, ls.BytesIn, ls.BytesSent, ls.Conns
 		}
 		snap.Loops = append(snap.Loops, l)
 	}

@@ -60,8 +60,9 @@ Signals:
   SIGTERM, SIGINT  stop accepting, finish requests in flight (up to
                    -shutdown-grace), then exit
   SIGHUP           reload the config file (with the same flags) and reopen the
-                   access log; a file with errors is refused and the running
-                   configuration stays
+                   access log (unless access_log.reopen_on_hup = false); a
+                   file with errors is refused and the running configuration
+                   stays
 `)
 }
 

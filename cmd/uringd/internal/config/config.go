@@ -65,8 +65,8 @@ const (
 	// SymlinksNever refuses any path with a symlink in it
 	// (RESOLVE_NO_SYMLINKS).
 	SymlinksNever = "never"
-	// SymlinksFollow follows symlinks wherever they lead; ".." in the
-	// request is still refused.
+	// SymlinksFollow follows symlinks wherever they lead, as nginx does by
+	// default; ".." in the request is still refused.
 	SymlinksFollow = "follow"
 )
 
@@ -84,7 +84,7 @@ type Mount struct {
 	// (default ["index.html"]).
 	Index []string `toml:"index"`
 	// Listing answers a directory without an index file with a listing
-	// (default false: 404).
+	// (default false: 403, the directory exists but may not be listed).
 	Listing bool `toml:"listing"`
 	// Dotfiles is "hide" (default), "deny" or "allow".
 	Dotfiles string `toml:"dotfiles"`
@@ -149,8 +149,8 @@ type Cache struct {
 	// (default 1024; 0: no cache).
 	OpenFiles int `toml:"open_files"`
 	// Revalidate is how long a cached entry is used before its file is
-	// checked again with statx (default 1s; nginx's
-	// open_file_cache_valid).
+	// checked again with statx (default 1s; 0s: checked on every request;
+	// nginx's open_file_cache_valid).
 	Revalidate Duration `toml:"revalidate"`
 }
 
@@ -169,7 +169,9 @@ type Compression struct {
 	// ZstdLevel is 1 (fastest) to 4 (smallest) (default 2).
 	ZstdLevel int `toml:"zstd_level"`
 	// Types lists the media types compressed on the fly; "text/*" matches
-	// a whole top-level type.
+	// a whole top-level type. Empty: every type httpd deems compressible
+	// (text/*, +json and +xml types, JavaScript, WebAssembly, uncompressed
+	// fonts and bitmaps).
 	Types []string `toml:"types"`
 	// Precompressed serves FILE.zst, FILE.br or FILE.gz next to FILE when
 	// the client accepts that encoding and the sidecar is not older than
@@ -200,6 +202,8 @@ type AccessLog struct {
 	// "off".
 	Path string `toml:"path"`
 	// ReopenOnHUP reopens Path on SIGHUP, for logrotate (default true).
+	// When false, a SIGHUP that leaves Path as it is keeps writing to the
+	// file already open, wherever it has been moved.
 	ReopenOnHUP bool `toml:"reopen_on_hup"`
 }
 

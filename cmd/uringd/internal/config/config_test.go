@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -223,6 +224,39 @@ root = "ROOT"
 			}
 			if n := len(strings.Split(msg, "\n")); n != len(tt.want) && !strings.Contains(tt.name, "syntax") && !strings.Contains(tt.name, "duplicate key") {
 				t.Errorf("%d error lines, want %d:\n%s", n, len(tt.want), msg)
+			}
+		})
+	}
+}
+
+// A syntax error is located at the line of the bad byte, also when the
+// decoder stopped at the newline that ends it, and names a key only when
+// it is in that key's value (not the table or key parsed before it).
+func TestLoadSyntaxErrorLocation(t *testing.T) {
+	dir, root := testDirs(t)
+	tests := []struct {
+		name, text string
+		line       int
+		key        string
+	}{
+		{"unclosed array of tables after a table", "loops = 2\n\n[access_log]\nformat = \"json\"\n[[mount]\nroot = \"ROOT\"\n", 5, ""},
+		{"unclosed table after a table", "[timeouts]\nidle = \"1s\"\n[limits\nmax_conns = 1\n", 3, ""},
+		{"unclosed array of tables after a mount", "[[mount]]\nroot = \"ROOT\"\n[[mount]\n", 3, ""},
+		{"value", "loops = = 2\n", 1, "loops"},
+		{"value in a table", "[timeouts]\nidle = \"1s\"\n[limits]\nmax_conns = 1x\n", 4, "limits.max_conns"},
+		{"unterminated string", "[access_log]\nformat = \"json\npath = \"off\"\n", 2, "access_log.format"},
+		{"value in the second mount", "[[mount]]\nroot = \"ROOT\"\n[[mount]]\nprefix = \"/a/\"\nlisting = tru\n", 5, "mount[1].listing"},
+		{"array value cut short at the end of the file", "[compression]\ntypes = [\"text/*\",\n", 2, "compression.types"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(writeConfig(t, dir, root, tt.text))
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("Load: %v, want an *Error", err)
+			}
+			if e.Line != tt.line || e.Key != tt.key {
+				t.Errorf("%v: line %d key %q, want line %d key %q", err, e.Line, e.Key, tt.line, tt.key)
 			}
 		})
 	}

@@ -91,7 +91,7 @@ func RegisterFlags(fs *flag.FlagSet) *Overrides {
 
 	o.intFlag(fs, "open-file-cache", "cache.open_files", "keep up to `N` open files for reuse; 0: no cache", d.Cache.OpenFiles,
 		func(c *Config, v int) { c.Cache.OpenFiles = v })
-	o.durFlag(fs, "revalidate", "cache.revalidate", "check a cached open file again after `DURATION`", d.Cache.Revalidate,
+	o.durFlag(fs, "revalidate", "cache.revalidate", "check a cached open file again after `DURATION`; 0s: on every request", d.Cache.Revalidate,
 		func(c *Config, v Duration) { c.Cache.Revalidate = v })
 
 	o.boolFlag(fs, "compress", "compression.on_the_fly", "compress responses on the fly", d.Compression.OnTheFly,

@@ -58,9 +58,18 @@ func stripIndexes(p string) string {
 // (strings, multi-line strings and arrays, comments) not to mistake a
 // value's text for a key.
 func indexKeys(src string) keyLines {
-	s := &keyScanner{src: src, line: 1, out: keyLines{}, arrays: map[string]int{}}
+	s := &keyScanner{src: src, line: 1, out: keyLines{}, arrays: map[string]int{}, at: -1}
 	s.run()
 	return s.out
+}
+
+// valueKeyAt returns the path of the key whose value (from after its "="
+// to the end of its last line) holds byte offset off of src, or "" when
+// off is elsewhere: in a table header, in a key, on a line of its own.
+func valueKeyAt(src string, off int) string {
+	s := &keyScanner{src: src, line: 1, out: keyLines{}, arrays: map[string]int{}, at: off}
+	s.run()
+	return s.atKey
 }
 
 type keyScanner struct {
@@ -70,6 +79,8 @@ type keyScanner struct {
 	table  string         // resolved path of the current table ("" at top level)
 	arrays map[string]int // resolved array-of-tables path -> elements so far
 	out    keyLines
+	at     int    // an offset to find the value of (valueKeyAt); -1: none
+	atKey  string // the key whose value holds at
 }
 
 func (s *keyScanner) peek(off int) byte {
@@ -163,11 +174,20 @@ func join(base, k string) string {
 func (s *keyScanner) keyValue() {
 	line := s.line
 	keys := s.keyPath()
-	if len(keys) > 0 && s.peek(0) == '=' {
-		s.pos++
-		s.out[s.resolve(keys, s.table)] = line
+	if len(keys) == 0 || s.peek(0) != '=' {
+		s.skipValue()
+		return
 	}
+	s.pos++
+	path := s.resolve(keys, s.table)
+	s.out[path] = line
+	start := s.pos
 	s.skipValue()
+	// The value's end includes the newline that ends it, where the
+	// decoder reports a value cut short.
+	if s.at >= start && s.at <= s.pos {
+		s.atKey = path
+	}
 }
 
 // keyPath reads a dotted key (bare, "basic" or 'literal' parts) and stops

@@ -32,6 +32,10 @@ func parseFile(c *Config, name string, data []byte, dir string) (*origin, error)
 	raw := rawConfig{Config: *c}
 	md, err := toml.Decode(string(data), &raw)
 	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return o, joinErrors([]*Error{o.syntaxError(pe, string(data))})
+		}
 		return o, joinErrors([]*Error{o.decodeError(err, "", 0)})
 	}
 	var errs []*Error
@@ -68,6 +72,21 @@ func parseFile(c *Config, name string, data []byte, dir string) (*origin, error)
 // lineKeyRE matches the prefix BurntSushi/toml puts on decoding errors
 // that are not ParseErrors.
 var lineKeyRE = regexp.MustCompile(`^toml: (?:line \d+ )?\(last key "([^"]*)"\): `)
+
+// syntaxError locates a TOML syntax error in src by the offset of the
+// bad byte: the decoder's line counts a newline it stopped at (an
+// unclosed "[[mount]" is reported on the line after), and its last key
+// is whatever was parsed before, often the previous table. The error
+// names a key only when it lies in that key's value.
+func (o *origin) syntaxError(pe toml.ParseError, src string) *Error {
+	off := min(max(pe.Position.Start, 0), len(src))
+	return &Error{
+		File: o.file,
+		Line: 1 + strings.Count(src[:off], "\n"),
+		Key:  valueKeyAt(src, off),
+		Msg:  pe.Message,
+	}
+}
 
 // decodeError locates a decoding error. For an element of an array of
 // tables (array "mount", element i), the key is numbered and its line
