@@ -238,4 +238,3 @@ func TestListenURL(t *testing.T) {
 		t.Errorf("announce: %q", out.String())
 	}
 }
-
