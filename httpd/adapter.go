@@ -53,6 +53,9 @@ type exchange struct {
 	body        []byte // body not yet rendered (until the head is)
 	written     int64
 	declared    int64 // Content-Length the handler set, or -1
+	// info is the request line and headers the access log needs, kept
+	// here rather than on the connection: an idle connection holds none.
+	info requestInfo
 
 	// What WriteHeader took from the header map: as with net/http, later
 	// changes to it do not reach the response, except trailers.
@@ -94,6 +97,7 @@ func (a *adapter) serve(c *conn, req *h1.Request, body []byte) {
 		http10: req.ProtoMinor == 0, head: hr.Method == http.MethodHead,
 		closeAfter: c.closeAfter, declared: -1,
 	}
+	x.info.capture(c.ld.loop.Now(), req)
 	c.exchange = x
 	go x.run()
 }
@@ -545,7 +549,7 @@ func (x *exchange) send(b []byte, last bool) error {
 			c.exchange = nil
 			x.cancel()
 			c.closeAfter = c.closeAfter || closeAfter
-			c.ld.done(c, &c.info, x.status, x.written)
+			c.ld.done(c, &x.info, x.status, x.written)
 			c.responded()
 		})
 		return nil

@@ -49,8 +49,6 @@ type conn struct {
 	writer   *exchange
 	// remote caches the peer's address as a string, for net/http.
 	remote string
-	// info is the adapter's request in progress, for the access log.
-	info requestInfo
 	// gen tells this connection from later ones that reuse the record: an
 	// asynchronous response checks it before it writes.
 	gen uint32
@@ -422,7 +420,6 @@ func (c *conn) dispatch(req *h1.Request, body []byte) {
 	c.deadlineSet = false
 	c.ec.SetTimeout(s.writeTimeout())
 	if s.handler != nil {
-		c.info.capture(c.ld.loop.Now(), req)
 		s.handler.serve(c, req, body)
 		return
 	}
