@@ -187,6 +187,12 @@ func (fs *FileServer) setup() error {
 	if len(fs.Index) == 0 {
 		fs.Index = []string{"index.html"}
 	}
+	for _, name := range fs.Index {
+		if !relativeBelow(name) {
+			unix.Close(fd)
+			return fmt.Errorf("httpd: FileServer.Index: %q is not a relative path below the directory", name)
+		}
+	}
 	if fs.OpenFiles == 0 {
 		fs.OpenFiles = 1024
 	}
@@ -225,9 +231,9 @@ func (fs *FileServer) setup() error {
 			return fmt.Errorf("httpd: Compression.ZstdLevel %d is not in 1..4", c.ZstdLevel)
 		}
 		for _, t := range c.Types {
-			if major, minor, ok := strings.Cut(t, "/"); !ok || major == "" || minor == "" || strings.ContainsAny(t, " ;,") {
+			if major, minor, ok := strings.Cut(t, "/"); !ok || major == "" || minor == "" || major == "*" || strings.ContainsAny(t, " ;,") {
 				unix.Close(fd)
-				return fmt.Errorf("httpd: Compression.Types: %q is not a media type", t)
+				return fmt.Errorf("httpd: Compression.Types: %q is not a media type such as text/html or text/* (leave Types empty for every compressible type)", t)
 			}
 		}
 		if c.CacheBytes <= 0 {
@@ -254,6 +260,21 @@ func (fs *FileServer) resolveFlags() uint64 {
 		return unix.RESOLVE_NO_MAGICLINKS
 	}
 	return unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS
+}
+
+// relativeBelow reports whether name is a relative path with no empty,
+// "." or ".." segment and no NUL: opened from a directory, it stays below
+// it whatever the symlink policy.
+func relativeBelow(name string) bool {
+	if name == "" || strings.IndexByte(name, 0) >= 0 {
+		return false
+	}
+	for seg := range strings.SplitSeq(name, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+	}
+	return true
 }
 
 // onTheFly reports whether a body of media type ctype may be compressed

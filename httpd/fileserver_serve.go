@@ -495,7 +495,18 @@ func (fr *fileReq) file() {
 	// which sidecars this client's header made us look for.
 	onTheFly := fs.Compression != nil && fs.Compression.onTheFly(e.ctype)
 	vary := compressible && fs.Precompressed || onTheFly
+	c := fs.Compression
+	canCompress := onTheFly && len(fr.conds.Range) == 0 && e.st.Size >= c.MinSize && e.st.Size <= c.MaxSize
+	onTheFlySet := content.EncodingSet(0).Add(content.Identity).Add(content.Gzip).Add(content.Zstd)
 	enc, ok := content.Negotiate(fr.ae, avail)
+	if !ok && canCompress {
+		// Identity refused and no sidecar taken: a coding made on the
+		// fly may still do.
+		if zenc, ok := content.Negotiate(fr.ae, onTheFlySet); ok && zenc != content.Identity {
+			fr.compressed(zenc)
+			return
+		}
+	}
 	if !ok {
 		if vary {
 			fr.w.Header("Vary", "Accept-Encoding")
@@ -506,9 +517,8 @@ func (fr *fileReq) file() {
 	target := e
 	if enc != content.Identity {
 		target = e.sidecars[enc]
-	} else if c := fs.Compression; onTheFly && len(fr.conds.Range) == 0 &&
-		e.st.Size >= c.MinSize && e.st.Size <= c.MaxSize {
-		if zenc, ok := content.Negotiate(fr.ae, content.EncodingSet(0).Add(content.Identity).Add(content.Gzip).Add(content.Zstd)); ok && zenc != content.Identity {
+	} else if canCompress {
+		if zenc, ok := content.Negotiate(fr.ae, onTheFlySet); ok && zenc != content.Identity {
 			fr.compressed(zenc)
 			return
 		}

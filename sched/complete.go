@@ -104,7 +104,7 @@ func (l *Loop) runFrom() {
 		if c.hasBuf {
 			l.bufs.Recycle(c.bid)
 		}
-		if l.cfg.SubmitBatch > 0 && int(l.ring.SQReady()) >= l.cfg.SubmitBatch {
+		if l.cfg.SubmitBatch > 0 && int(l.ring.SQReady())+l.waitSQ.n >= l.cfg.SubmitBatch {
 			l.submitEarly()
 		}
 	}
@@ -112,15 +112,26 @@ func (l *Loop) runFrom() {
 }
 
 // submitEarly submits what callbacks have queued so far, in the middle of
-// a batch (Config.SubmitBatch).
+// a batch (Config.SubmitBatch), ops that waited for SQ space included
+// (they go first: later ops queue behind them), and moves what still
+// waits into the room it made.
 func (l *Loop) submitEarly() {
-	n := l.ring.SQReady()
-	if _, err := l.ring.Submit(); err != nil {
-		l.enterFailed(err)
-		return
+	for {
+		l.fillSQ()
+		if l.ring.SQReady() == 0 {
+			return
+		}
+		n, err := l.ring.Submit()
+		if err != nil {
+			l.enterFailed(err)
+			return
+		}
+		l.metrics.submitted.Add(uint64(n))
+		l.metrics.earlySubmits.Add(1)
+		if n == 0 || l.waitSQ.n == 0 {
+			return
+		}
 	}
-	l.metrics.submitted.Add(uint64(n))
-	l.metrics.earlySubmits.Add(1)
 }
 
 func (l *Loop) dispatch(c completion) {

@@ -5,6 +5,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -148,7 +149,19 @@ func TestE2ESettingsApplied(t *testing.T) {
 			resp.Body.Close()
 			return resp.StatusCode == 200
 		})
-		s := getStats(t, c, p.baseURL()+"/.uringd/stats")
+		// The connection of the last GET may not be closed on the
+		// server's side yet: until it is, a new one can be refused too.
+		var body []byte
+		p.waitFor("a connection for the stats", func() bool {
+			resp, err := c.Get(p.baseURL() + "/.uringd/stats")
+			if err != nil {
+				return false
+			}
+			defer resp.Body.Close()
+			body, err = io.ReadAll(resp.Body)
+			return err == nil && resp.StatusCode == 200
+		})
+		s := decodeStats(t, body)
 		if s.Connections.Refused < 1 {
 			t.Errorf("refused_total %d after a refused connection", s.Connections.Refused)
 		}

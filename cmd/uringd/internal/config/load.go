@@ -73,17 +73,21 @@ func parseFile(c *Config, name string, data []byte, dir string) (*origin, error)
 // that are not ParseErrors.
 var lineKeyRE = regexp.MustCompile(`^toml: (?:line \d+ )?\(last key "([^"]*)"\): `)
 
-// syntaxError locates a TOML syntax error in src by the offset of the
-// bad byte: the decoder's line counts a newline it stopped at (an
-// unclosed "[[mount]" is reported on the line after), and its last key
-// is whatever was parsed before, often the previous table. The error
-// names a key only when it lies in that key's value.
+// syntaxError locates a TOML syntax error in src by the bytes the
+// decoder blames, Start to Start+Len: its line is that of the last of
+// them (a bad escape inside a multi-line string is on its own line, not
+// where the string opens), since the decoder's own line counts a newline
+// it stopped at (an unclosed "[[mount]" is reported on the line after).
+// The decoder's last key is whatever was parsed before, often the
+// previous table, so the error names a key only when Start lies in that
+// key's value.
 func (o *origin) syntaxError(pe toml.ParseError, src string) *Error {
-	off := min(max(pe.Position.Start, 0), len(src))
+	start := min(max(pe.Position.Start, 0), len(src))
+	last := min(start+max(pe.Position.Len, 1)-1, len(src))
 	return &Error{
 		File: o.file,
-		Line: 1 + strings.Count(src[:off], "\n"),
-		Key:  valueKeyAt(src, off),
+		Line: 1 + strings.Count(src[:last], "\n"),
+		Key:  valueKeyAt(src, start),
 		Msg:  pe.Message,
 	}
 }
