@@ -247,6 +247,14 @@ func TestLoadSyntaxErrorLocation(t *testing.T) {
 		{"unterminated string", "[access_log]\nformat = \"json\npath = \"off\"\n", 2, "access_log.format"},
 		{"value in the second mount", "[[mount]]\nroot = \"ROOT\"\n[[mount]]\nprefix = \"/a/\"\nlisting = tru\n", 5, "mount[1].listing"},
 		{"array value cut short at the end of the file", "[compression]\ntypes = [\"text/*\",\n", 2, "compression.types"},
+		{"two strings in a multi-line array", "[compression]\ntypes = [\n  \"text/*\",\n  \"application/json\" \"x\",\n]\n", 4, "compression.types"},
+		{"bare word in a multi-line array", "[compression]\ntypes = [\n  \"text/*\",\n  bogus,\n]\n", 4, "compression.types"},
+		{"bad escape in a multi-line array", "[compression]\ntypes = [\n  \"text/*\",\n  \"a\\qb\",\n]\n", 4, "compression.types"},
+		{"comments with brackets and quotes in an array", "[compression]\ntypes = [ # a \" quote and ]\n  \"text/*\", # ] more\n  bogus,\n]\n", 4, "compression.types"},
+		{"header-like text in a literal string", "[[mount]]\nroot = \"ROOT\"\ncache_control = '''\n[[mount]\n'''\nlisting = tru\n", 6, "mount[0].listing"},
+		{"bad escape inside a multi-line string", "[[mount]]\nroot = \"ROOT\"\ncache_control = \"\"\"\npublic,\nmax-age=\\q\n\"\"\"\n", 5, "mount[0].cache_control"},
+		{"multi-byte characters before", "# héllo wörld ünïcode ✓\n[limits]\nmax_conns = 1x\n", 3, "limits.max_conns"},
+		{"CRLF", "loops = 2\r\n[limits]\r\nmax_conns = 1x\r\n", 3, "limits.max_conns"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
