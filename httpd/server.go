@@ -223,6 +223,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	err := ev.Shutdown(ctx)
+	if s.handler != nil {
+		s.handler.stop()
+	}
 	close(s.serving)
 	return err
 }
