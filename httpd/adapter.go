@@ -35,6 +35,7 @@ type adapter struct {
 	// succeeds only when a worker waits.
 	idle     chan *exchange
 	waiting  atomic.Int32  // workers waiting on idle
+	spawned  atomic.Int64  // workers started
 	quit     chan struct{} // closed at shutdown: waiting workers exit
 	quitOnce sync.Once
 }
@@ -52,6 +53,7 @@ func (a *adapter) run(x *exchange) {
 	select {
 	case a.idle <- x:
 	default:
+		a.spawned.Add(1)
 		go a.work(x)
 	}
 }
