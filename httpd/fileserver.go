@@ -92,10 +92,14 @@ type FileServer struct {
 
 	once    sync.Once
 	initErr error
-	rootFd  int
-	mime    *content.MIMETable
-	loops   sync.Map // *sched.Loop -> *fsLoop
-	prefix  []byte
+	// closeOnce makes Close safe to call again and from several
+	// goroutines (a daemon's reload and its shutdown may both close).
+	closeOnce sync.Once
+	closeErr  error
+	rootFd    int
+	mime      *content.MIMETable
+	loops     sync.Map // *sched.Loop -> *fsLoop
+	prefix    []byte
 }
 
 // DotfilePolicy is how a FileServer treats paths with a dot segment.
@@ -308,8 +312,14 @@ func (fs *FileServer) Stats() FileServerStats {
 
 // Close releases the root descriptor. Cached descriptors are released
 // with their loops' caches when the loops' entries are evicted; Close
-// evicts the entries it can reach.
+// evicts the entries it can reach. Calls after the first return its
+// result; Close may be called from any goroutine.
 func (fs *FileServer) Close() error {
+	fs.closeOnce.Do(func() { fs.closeErr = fs.close() })
+	return fs.closeErr
+}
+
+func (fs *FileServer) close() error {
 	var err error
 	fs.loops.Range(func(_, v any) bool {
 		fl := v.(*fsLoop)

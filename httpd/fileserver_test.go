@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -131,5 +132,35 @@ func TestFileServerNetHTTP(t *testing.T) {
 	}
 	if resp, b := fsGet(t, base+"/sub/", nil); resp.StatusCode != 200 || string(b) != "sub home" {
 		t.Fatalf("index: %d %q", resp.StatusCode, b)
+	}
+}
+
+// TestFileServerCloseConcurrent: Close may be called from several
+// goroutines at once and again later (a daemon's reload and its shutdown
+// can both close a mount): one closes, every call gets its result, and
+// the root descriptor is closed once.
+func TestFileServerCloseConcurrent(t *testing.T) {
+	dir := t.TempDir()
+	fsWriteTree(t, dir, map[string][]byte{"a.txt": []byte("a")})
+	fs := &FileServer{Root: dir}
+	e := fsStart(t, true, fs)
+	e.do(t, "GET", "/a.txt")
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- fs.Close()
+		}()
+	}
+	wg.Wait()
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	}
+	if err := fs.Close(); err != nil {
+		t.Errorf("Close again: %v", err)
 	}
 }

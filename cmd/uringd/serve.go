@@ -69,9 +69,16 @@ func runServe(ctx context.Context, cfg *config.Config, hup <-chan os.Signal, rel
 	}
 	announce(os.Stdout, cfg, addrs)
 	_ = sdnotify.Ready()
-	go watchReload(ctx, hup, reload, d.apply, log)
+	reloads := make(chan struct{})
+	go func() {
+		defer close(reloads)
+		watchReload(ctx, hup, reload, d.apply, log)
+	}()
 
 	<-ctx.Done()
+	// A reload under way finishes first: it may be swapping in routes
+	// that stop must close.
+	<-reloads
 	_ = sdnotify.Stopping()
 	log.Info("shutting down", "grace", cfg.Timeouts.ShutdownGrace.D())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.Timeouts.ShutdownGrace.D())
