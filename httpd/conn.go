@@ -29,13 +29,8 @@ type conn struct {
 	// partial keeps the parser's progress on an unfinished head in in, so
 	// a head that trickles in is scanned once, not again per piece.
 	partial *h1.Request
-	// head and body hold a request whose body is still arriving: the head
-	// bytes (parsed again once the body is complete) and the body so far
-	// (decoded, for chunked).
-	head    []byte
-	body    []byte
-	bodyLen int64 // Content-Length of that body, or -1 for chunked
-	chunked h1.ChunkedDecoder
+	// bs holds a request whose body is still arriving; nil otherwise.
+	bs *bodyState
 	// requests counts requests on this connection.
 	requests int
 	// closeAfter is set once the response in progress is the last one.
@@ -67,6 +62,17 @@ type conn struct {
 	// from no call.
 	deadline    time.Time
 	deadlineSet bool
+}
+
+// bodyState is a request whose body is still arriving: the head bytes
+// (parsed again once the body is complete) and the body so far (decoded,
+// for chunked). It comes from the loop's pool for the body phase only,
+// so that an idle connection does not carry it.
+type bodyState struct {
+	head    []byte
+	body    []byte
+	bodyLen int64 // Content-Length of that body, or -1 for chunked
+	chunked h1.ChunkedDecoder
 }
 
 type connState uint8
@@ -332,12 +338,14 @@ func (c *conn) keep(buf []byte, owned bool) {
 func (c *conn) startBody(req *h1.Request, head []byte) {
 	s := c.ld.srv
 	c.state = stBody
-	c.head = append(c.ld.getBuf(len(head))[:0], head...)
-	c.body = c.ld.getBuf(0)
-	c.bodyLen = req.ContentLength
+	bs := c.ld.getBodyState()
+	c.bs = bs
+	bs.head = append(c.ld.getBuf(len(head))[:0], head...)
+	bs.body = c.ld.getBuf(0)
+	bs.bodyLen = req.ContentLength
 	if req.Chunked {
-		c.bodyLen = -1
-		c.chunked.Reset(&s.limits)
+		bs.bodyLen = -1
+		bs.chunked.Reset(&s.limits)
 	}
 	if req.Expect100Continue {
 		c.ec.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
@@ -348,19 +356,20 @@ func (c *conn) startBody(req *h1.Request, head []byte) {
 // feedBody adds body bytes from data and returns how many it used; once
 // the body is complete it serves the request.
 func (c *conn) feedBody(data []byte) int {
+	bs := c.bs
 	used := 0
-	if c.bodyLen >= 0 {
-		need := int(c.bodyLen) - len(c.body)
+	if bs.bodyLen >= 0 {
+		need := int(bs.bodyLen) - len(bs.body)
 		used = min(need, len(data))
-		c.body = append(c.body, data[:used]...)
-		if len(c.body) < int(c.bodyLen) {
+		bs.body = append(bs.body, data[:used]...)
+		if len(bs.body) < int(bs.bodyLen) {
 			return used
 		}
 	} else {
 		for {
-			chunk, n, err := c.chunked.Decode(data[used:])
+			chunk, n, err := bs.chunked.Decode(data[used:])
 			used += n
-			c.body = append(c.body, chunk...)
+			bs.body = append(bs.body, chunk...)
 			if err == nil {
 				continue
 			}
@@ -381,14 +390,16 @@ func (c *conn) feedBody(data []byte) int {
 	}
 	// Complete: parse the kept head again and serve.
 	req := &c.ld.req
-	if _, err := h1.Parse(c.head, req, &c.ld.srv.limits); err != nil {
+	if _, err := h1.Parse(bs.head, req, &c.ld.srv.limits); err != nil {
 		c.fail(http.StatusBadRequest, "head changed")
 		return len(data)
 	}
 	c.state = stIdle
-	head, body := c.head, c.body
-	c.head, c.body = nil, nil
+	head, body := bs.head, bs.body
+	bs.head, bs.body = nil, nil
+	c.bs = nil
 	ld := c.ld // c may be recycled by the time dispatch returns
+	ld.putBodyState(bs)
 	c.dispatch(req, body)
 	ld.putBuf(head)
 	ld.putBuf(body)
@@ -558,6 +569,7 @@ type loopData struct {
 	conns    []*conn
 	bufs     [][]byte
 	partials []*h1.Request
+	bodies   []*bodyState
 	resps    []*Response
 	scratch  []byte // response heads are rendered here
 	scratch2 []byte // header values are rendered here
@@ -620,11 +632,15 @@ func (ld *loopData) freeConn(c *conn) {
 	if c.in != nil {
 		ld.putBuf(c.in)
 	}
-	if c.head != nil {
-		ld.putBuf(c.head)
-	}
-	if c.body != nil {
-		ld.putBuf(c.body)
+	if bs := c.bs; bs != nil {
+		if bs.head != nil {
+			ld.putBuf(bs.head)
+		}
+		if bs.body != nil {
+			ld.putBuf(bs.body)
+		}
+		bs.head, bs.body = nil, nil
+		ld.putBodyState(bs)
 	}
 	if c.partial != nil {
 		ld.putPartial(c.partial)
@@ -667,6 +683,23 @@ func (ld *loopData) getPartial() *h1.Request {
 		return r
 	}
 	return new(h1.Request)
+}
+
+func (ld *loopData) getBodyState() *bodyState {
+	if n := len(ld.bodies); n > 0 {
+		bs := ld.bodies[n-1]
+		ld.bodies = ld.bodies[:n-1]
+		return bs
+	}
+	return new(bodyState)
+}
+
+// putBodyState takes back bs, whose buffers the caller has taken.
+func (ld *loopData) putBodyState(bs *bodyState) {
+	*bs = bodyState{}
+	if len(ld.bodies) < 256 {
+		ld.bodies = append(ld.bodies, bs)
+	}
 }
 
 func (ld *loopData) putPartial(r *h1.Request) {
