@@ -14,7 +14,6 @@ import (
 type Conn struct {
 	ls *loopState
 	ln *listener
-	fd int
 
 	recv sched.Op  // the multishot receive
 	send *sched.Op // the send or splice in flight; from the loop's pool, so an idle connection holds none
@@ -26,15 +25,13 @@ type Conn struct {
 	// files are the file ranges queued by SendFile, in order; bytes
 	// written after one wait in its after.
 	files, filesTail *fileSeg
-	pipe             pipe // the loop's pipe lent for a splice, while one runs
 
 	flags    connFlags
+	fd       int32 // the socket; -1 once released (int32: it packs with flags)
 	closeErr error
 	deadline time.Time // when the timeout expires (zero: none)
 	timerAt  time.Time // when the armed timer fires (zero: not armed)
-	detach   func(fd int, rest []byte, err error)
-	rest     []byte // input that arrived during Detach
-	held     []byte // input that arrived after reading was stopped
+	rare     *connRare // nil until needed
 	timer    *sched.Timer
 	raddr    net.Addr
 
@@ -43,6 +40,25 @@ type Conn struct {
 	// Context is free for the handler: the loop never touches it.
 	Context any
 }
+
+// connRare is what only some connections need (Detach, input held while
+// reading is stopped), allocated on first use so that an idle
+// connection does not carry it.
+type connRare struct {
+	detach func(fd int, rest []byte, err error)
+	rest   []byte // input that arrived during Detach
+	held   []byte // input that arrived after reading was stopped
+}
+
+func (c *Conn) rareState() *connRare {
+	if c.rare == nil {
+		c.rare = new(connRare)
+	}
+	return c.rare
+}
+
+// hasHeld reports whether input waits for reading to resume.
+func (c *Conn) hasHeld() bool { return c.rare != nil && len(c.rare.held) > 0 }
 
 type connFlags uint16
 
@@ -73,7 +89,7 @@ func (ls *loopState) open(fd int, ln *listener) {
 		s.checkDone()
 		return
 	}
-	c := &Conn{ls: ls, ln: ln, fd: fd}
+	c := &Conn{ls: ls, ln: ln, fd: int32(fd)}
 	ls.add(c)
 	ls.srv.h.OnOpen(c)
 	c.startRead()
@@ -219,7 +235,7 @@ func (c *Conn) submitSend() {
 		c.send = c.ls.getOp()
 	}
 	c.send.Data = c
-	c.send.PrepSend(c.fd, c.sending[c.sent:], 0, onSent)
+	c.send.PrepSend(int(c.fd), c.sending[c.sent:], 0, onSent)
 	if err := c.ls.loop.Submit(c.send); err != nil {
 		c.abort(err)
 		return
@@ -279,16 +295,18 @@ func (c *Conn) resume() {
 	if c.flags&flagLingering != 0 {
 		// Closed: what was held is discarded, and reading goes on until
 		// the peer closes too.
-		c.held = nil
+		if c.rare != nil {
+			c.rare.held = nil
+		}
 		c.startRead()
 		return
 	}
 	if c.flags&(flagPaused|flagThrottled|flagClosing|flagAborting|flagClosed) != 0 {
 		return
 	}
-	if len(c.held) > 0 {
-		held := c.held
-		c.held = nil
+	if c.hasHeld() {
+		held := c.rare.held
+		c.rare.held = nil
 		c.ls.srv.h.OnData(c, held)
 		if c.flags&(flagPaused|flagThrottled|flagClosing|flagAborting|flagClosed) != 0 {
 			return
@@ -309,7 +327,7 @@ func (c *Conn) afterOutput() {
 		c.shutdownAndLinger()
 	case c.flags&flagCloseWrite != 0 && c.flags&flagShutWr == 0:
 		c.flags |= flagShutWr
-		_ = unix.Shutdown(c.fd, unix.SHUT_WR)
+		_ = unix.Shutdown(int(c.fd), unix.SHUT_WR)
 	}
 }
 
@@ -322,7 +340,7 @@ func (c *Conn) startRead() {
 		return
 	}
 	c.recv.Data = c
-	c.recv.PrepRecvMultishot(c.fd, onRecv)
+	c.recv.PrepRecvMultishot(int(c.fd), onRecv)
 	if err := c.ls.loop.Submit(&c.recv); err != nil {
 		c.abort(err)
 		return
@@ -345,15 +363,17 @@ func (c *Conn) onRecv(_ *sched.Op, r sched.Result) {
 	switch {
 	case r.Res <= 0:
 	case c.flags&flagDetaching != 0:
-		c.rest = append(c.rest, r.Buf...)
+		x := c.rareState()
+		x.rest = append(x.rest, r.Buf...)
 	case c.flags&(flagClosing|flagAborting|flagClosed) != 0:
 		// After Close the handler wants no more input: what arrives while
 		// the output drains, or while lingering, is discarded.
-	case c.flags&(flagPaused|flagThrottled) != 0 || len(c.held) > 0:
+	case c.flags&(flagPaused|flagThrottled) != 0 || c.hasHeld():
 		// Reading was stopped, but the receive had already taken these
 		// bytes: keep them for when reading resumes (at most what the
 		// loop's buffer ring held).
-		c.held = append(c.held, r.Buf...)
+		x := c.rareState()
+		x.held = append(x.held, r.Buf...)
 	default:
 		c.ls.srv.h.OnData(c, r.Buf)
 	}
@@ -366,7 +386,7 @@ func (c *Conn) onRecv(_ *sched.Op, r sched.Result) {
 		c.finish()
 	case r.Res == 0:
 		c.flags |= flagEOF
-		if len(c.held) > 0 && c.flags&flagLingering == 0 {
+		if c.hasHeld() && c.flags&flagLingering == 0 {
 			// The held input comes first: resume delivers it, then the EOF.
 			return
 		}
@@ -427,7 +447,7 @@ func (c *Conn) shutdownAndLinger() {
 	}
 	if c.flags&flagShutWr == 0 {
 		c.flags |= flagShutWr
-		if err := unix.Shutdown(c.fd, unix.SHUT_WR); err != nil {
+		if err := unix.Shutdown(int(c.fd), unix.SHUT_WR); err != nil {
 			c.finishWhenIdle()
 			return
 		}
@@ -491,22 +511,22 @@ func (c *Conn) finish() {
 	if c.timer != nil {
 		c.timer.Stop()
 	}
-	if c.detach != nil {
-		detach := c.detach
-		c.detach = nil
+	if x := c.rare; x != nil && x.detach != nil {
+		detach := x.detach
+		x.detach = nil
 		// Input held while reading was paused comes before what the
 		// receive took after the detach began.
-		rest := append(c.held, c.rest...)
-		c.held, c.rest = nil, nil
+		rest := append(x.held, x.rest...)
+		x.held, x.rest = nil, nil
 		if c.flags&flagDetaching != 0 && c.closeErr == nil {
 			c.closeErr = ErrDetached
-			detach(c.fd, rest, nil)
+			detach(int(c.fd), rest, nil)
 		} else {
-			unix.Close(c.fd)
+			unix.Close(int(c.fd))
 			detach(-1, nil, c.closeErr)
 		}
 	} else {
-		unix.Close(c.fd)
+		unix.Close(int(c.fd))
 	}
 	c.fd = -1
 	c.ls.bufs.put(c.out)
@@ -533,7 +553,7 @@ func (c *Conn) Detach(done func(fd int, rest []byte, err error)) {
 		done(-1, nil, ErrClosed)
 		return
 	}
-	c.detach = done
+	c.rareState().detach = done
 	c.flags |= flagClosing | flagDetaching
 	c.stopRead()
 	if c.flags&flagSendArmed == 0 {
@@ -631,7 +651,7 @@ func (c *Conn) LocalAddr() net.Addr { return c.ln.addr }
 // zero address if the peer has already gone).
 func (c *Conn) RemoteAddr() net.Addr {
 	if c.raddr == nil && c.fd >= 0 {
-		if sa, err := unix.Getpeername(c.fd); err == nil {
+		if sa, err := unix.Getpeername(int(c.fd)); err == nil {
 			c.raddr = sockaddrToNet(sa)
 		}
 	}
@@ -646,4 +666,4 @@ func (c *Conn) RemoteAddr() net.Addr {
 }
 
 // Fd returns the socket, for socket options. It is -1 once closed.
-func (c *Conn) Fd() int { return c.fd }
+func (c *Conn) Fd() int { return int(c.fd) }

@@ -17,7 +17,8 @@ type fileSeg struct {
 	fd        int
 	off, left int64
 	sent      int64
-	inPipe    int // bytes spliced into the pipe, not yet out
+	inPipe    int  // bytes spliced into the pipe, not yet out
+	pipe      pipe // the loop's pipe lent for this range's splices
 	done      func(sent int64, err error)
 	after     []byte // output written after this range
 	next      *fileSeg
@@ -58,22 +59,22 @@ func (c *Conn) SendFile(fd int, off, n int64, done func(sent int64, err error)) 
 // spliceNext moves the head file range on: into the pipe, then out.
 func (c *Conn) spliceNext() {
 	seg := c.files
-	if c.pipe == (pipe{}) {
+	if seg.pipe == (pipe{}) {
 		p, err := c.ls.getPipe()
 		if err != nil {
 			c.abort(err)
 			return
 		}
-		c.pipe = p
+		seg.pipe = p
 	}
 	if c.send == nil {
 		c.send = c.ls.getOp()
 	}
 	c.send.Data = c
 	if seg.inPipe > 0 {
-		c.send.PrepSplice(c.pipe.r, -1, c.fd, -1, seg.inPipe, onSpliceOut)
+		c.send.PrepSplice(seg.pipe.r, -1, int(c.fd), -1, seg.inPipe, onSpliceOut)
 	} else {
-		c.send.PrepSplice(seg.fd, seg.off, c.pipe.w, -1, int(min(seg.left, spliceChunk)), onSpliceIn)
+		c.send.PrepSplice(seg.fd, seg.off, seg.pipe.w, -1, int(min(seg.left, spliceChunk)), onSpliceIn)
 	}
 	if err := c.ls.loop.Submit(c.send); err != nil {
 		c.abort(err)
@@ -132,8 +133,8 @@ func (c *Conn) onSpliceOut(_ *sched.Op, r sched.Result) {
 	if c.files == nil {
 		c.filesTail = nil
 	}
-	c.ls.putPipe(c.pipe)
-	c.pipe = pipe{}
+	c.ls.putPipe(seg.pipe)
+	seg.pipe = pipe{}
 	c.ls.putOp(c.send)
 	c.send = nil
 	c.out, seg.after = seg.after, nil
@@ -150,7 +151,7 @@ func (c *Conn) segFailed(err error) {
 	}
 	c.ls.putOp(c.send)
 	c.send = nil
-	c.closePipe()
+	seg.closePipe()
 	seg.done(seg.sent, err)
 	c.abort(err)
 }
@@ -158,17 +159,17 @@ func (c *Conn) segFailed(err error) {
 // dropFiles fails every queued range (the connection is gone).
 func (c *Conn) dropFiles(err error) {
 	for seg := c.files; seg != nil; seg = seg.next {
+		seg.closePipe()
 		seg.done(seg.sent, err)
 	}
 	c.files, c.filesTail = nil, nil
-	c.closePipe()
 }
 
 // closePipe releases a pipe that may hold bytes: it cannot be reused.
-func (c *Conn) closePipe() {
-	if c.pipe != (pipe{}) {
-		c.pipe.close()
-		c.pipe = pipe{}
+func (seg *fileSeg) closePipe() {
+	if seg.pipe != (pipe{}) {
+		seg.pipe.close()
+		seg.pipe = pipe{}
 	}
 }
 
