@@ -8,98 +8,27 @@ package evnet
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"net"
-	"os"
-	"sync"
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
+	"github.com/uringd/uringd/internal/leaktest"
 	"golang.org/x/sys/unix"
 )
 
 func init() {
 	// Some tests keep thousands of sockets open (both ends in this
-	// process): raise the soft fd limit to the hard one. TestMain lives in
-	// evnet_test.go, so this runs from init.
-	var lim unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err == nil && lim.Cur < lim.Max {
-		lim.Cur = lim.Max
-		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-			fmt.Fprintln(os.Stderr, "raising RLIMIT_NOFILE:", err)
-		}
-	}
+	// process). TestMain lives in evnet_test.go, so this runs from init.
+	leaktest.RaiseFdLimit()
 }
 
-var warmOnce sync.Once
-
-// warmNetpoll makes the runtime open the descriptors it keeps for the life
-// of the process (netpoller), so they never look like a test's fd leak.
-func warmNetpoll() {
-	warmOnce.Do(func() {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return
-		}
-		defer ln.Close()
-		c, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		if s, err := ln.Accept(); err == nil {
-			s.Close()
-		}
-		_ = c.SetDeadline(time.Now().Add(time.Hour))
-	})
-}
-
-func fdCount(t testing.TB) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatalf("read /proc/self/fd: %v", err)
-	}
-	return len(ents)
-}
-
-func fdList() string {
-	ents, _ := os.ReadDir("/proc/self/fd")
-	s := ""
-	for _, e := range ents {
-		target, _ := os.Readlink("/proc/self/fd/" + e.Name())
-		s += e.Name() + "->" + target + " "
-	}
-	return s
-}
-
-// checkLeaks records the fd count and the running goroutines and
-// registers a cleanup, run after every cleanup registered later (servers,
-// sockets), that fails the test unless both come back to that baseline.
-// Call it first in a test.
+// checkLeaks fails the test unless its goroutines are gone and the fd
+// count is back to its value at the call within three seconds of the
+// test's end. Call it first in a test.
 func checkLeaks(t *testing.T) {
 	t.Helper()
-	warmNetpoll()
-	base := fdCount(t)
-	opt := goleak.IgnoreCurrent()
-	t.Cleanup(func() {
-		if err := goleak.Find(opt); err != nil {
-			t.Errorf("goroutine leak: %v", err)
-		}
-		deadline := time.Now().Add(3 * time.Second)
-		for {
-			n := fdCount(t)
-			if n == base {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("fd leak: %d open fds, baseline %d: %s", n, base, fdList())
-				return
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	})
+	leaktest.CheckGoroutines(t)
+	leaktest.CheckFds(t, 3*time.Second)
 }
 
 // hooks is a Handler made of optional functions. The optional interfaces

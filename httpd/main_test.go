@@ -17,13 +17,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/uringd/uringd/internal/leaktest"
 	"go.uber.org/goleak"
 	"golang.org/x/sys/unix"
 )
@@ -34,77 +34,24 @@ const testTimeout = 10 * time.Second
 
 func TestMain(m *testing.M) {
 	// The scale tests keep thousands of sockets open at once (both ends
-	// are in this process): raise the soft fd limit to the hard one.
-	var lim unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err == nil && lim.Cur < lim.Max {
-		lim.Cur = lim.Max
-		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-			fmt.Fprintln(os.Stderr, "raising RLIMIT_NOFILE:", err)
-		}
-	}
-	warmNetpoll()
+	// are in this process).
+	leaktest.RaiseFdLimit()
+	leaktest.WarmNetpoll()
 	// Loops that are goroutines exit on Shutdown, handler goroutines end
 	// with their requests, and clients close their connections: any
 	// goroutine left over at the end is a bug.
 	goleak.VerifyTestMain(m)
 }
 
-var warmOnce sync.Once
+var (
+	fdCount     = leaktest.FdCount
+	warmNetpoll = leaktest.WarmNetpoll
+)
 
-// warmNetpoll makes the Go runtime open the descriptors it keeps for the
-// life of the process (the network poller's), so that they never show up
-// as an fd leak of the first test that uses net.
-func warmNetpoll() {
-	warmOnce.Do(func() {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return
-		}
-		defer ln.Close()
-		c, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		if s, err := ln.Accept(); err == nil {
-			s.Close()
-		}
-		_ = c.SetDeadline(time.Now().Add(time.Hour))
-	})
-}
-
-// fdCount returns the number of entries in /proc/self/fd.
-func fdCount(t testing.TB) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatalf("read /proc/self/fd: %v", err)
-	}
-	return len(ents)
-}
-
-// checkFds records the fd count and registers a cleanup (run after every
-// cleanup registered later: servers, clients) that fails the test unless
-// the count returns to that baseline. Call it first in a test.
-func checkFds(t *testing.T) {
-	t.Helper()
-	warmNetpoll()
-	base := fdCount(t)
-	t.Cleanup(func() {
-		deadline := time.Now().Add(testTimeout)
-		for {
-			n := fdCount(t)
-			if n <= base {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("fd leak: %d open fds, baseline %d", n, base)
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	})
-}
+// checkFds fails the test unless the fd count is back to at most its
+// value at the call within testTimeout of the test's end (servers and
+// clients of earlier tests may still be closing). Call it first in a test.
+func checkFds(t *testing.T) { leaktest.CheckFdsAtMost(t, testTimeout) }
 
 // quietLog discards the server's log (panics and refused requests are
 // expected in these tests).

@@ -7,14 +7,13 @@ package sched
 
 import (
 	"context"
-	"fmt"
 	"net"
-	"os"
 	"runtime"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/uringd/uringd/internal/leaktest"
 	"go.uber.org/goleak"
 	"golang.org/x/sys/unix"
 )
@@ -24,102 +23,19 @@ import (
 const testTimeout = 10 * time.Second
 
 func TestMain(m *testing.M) {
-	// The echo test keeps thousands of sockets open at once: raise the
-	// soft fd limit to the hard one.
-	var lim unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err == nil && lim.Cur < lim.Max {
-		lim.Cur = lim.Max
-		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-			fmt.Fprintln(os.Stderr, "raising RLIMIT_NOFILE:", err)
-		}
-	}
-	warmNetpoll()
+	// The echo test keeps thousands of sockets open at once.
+	leaktest.RaiseFdLimit()
+	leaktest.WarmNetpoll()
 	// Loops lock their OS thread and exit their goroutine on Close: any
 	// goroutine left over at the end is a bug.
 	goleak.VerifyTestMain(m)
 }
 
-var warmOnce sync.Once
+var checkGoroutines = leaktest.CheckGoroutines
 
-// warmNetpoll makes the Go runtime open the descriptors it keeps for the
-// life of the process (the network poller's epoll fd and wake-up fd), so
-// that they never show up as an fd leak of the first test that uses net.
-func warmNetpoll() {
-	warmOnce.Do(func() {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return
-		}
-		defer ln.Close()
-		c, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		if s, err := ln.Accept(); err == nil {
-			s.Close()
-		}
-		_ = c.SetDeadline(time.Now().Add(time.Hour)) // starts the runtime timer machinery
-	})
-}
-
-// fdCount returns the number of entries in /proc/self/fd (the directory fd
-// the listing itself uses is counted on every call alike).
-func fdCount(t testing.TB) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatalf("read /proc/self/fd: %v", err)
-	}
-	return len(ents)
-}
-
-// fdList describes the open descriptors, for failure messages.
-func fdList() string {
-	ents, _ := os.ReadDir("/proc/self/fd")
-	s := ""
-	for _, e := range ents {
-		target, _ := os.Readlink("/proc/self/fd/" + e.Name())
-		s += e.Name() + "->" + target + " "
-	}
-	return s
-}
-
-// checkFds records the fd count and registers a cleanup (run after every
-// cleanup registered later, such as closing loops and sockets) that fails
-// the test unless the count returns to that baseline within two seconds.
-// Call it first in a test.
-func checkFds(t *testing.T) {
-	t.Helper()
-	warmNetpoll()
-	base := fdCount(t)
-	t.Cleanup(func() {
-		deadline := time.Now().Add(2 * time.Second)
-		for {
-			n := fdCount(t)
-			if n == base {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("fd leak: %d open fds, baseline %d: %s", n, base, fdList())
-				return
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	})
-}
-
-// checkGoroutines fails the test if goroutines started during it are still
-// running at its end (after its cleanups). Call it first in a test.
-func checkGoroutines(t *testing.T) {
-	t.Helper()
-	opt := goleak.IgnoreCurrent()
-	t.Cleanup(func() {
-		if err := goleak.Find(opt); err != nil {
-			t.Errorf("goroutine leak: %v", err)
-		}
-	})
-}
+// checkFds fails the test unless the fd count is back to its value at
+// the call within two seconds of the test's end. Call it first in a test.
+func checkFds(t *testing.T) { leaktest.CheckFds(t, 2*time.Second) }
 
 // newLoop starts a loop that is closed (within testTimeout) when the test
 // ends; closing it twice is harmless.
