@@ -2,6 +2,7 @@ package suite
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -209,6 +210,41 @@ func (c *Child) CPU() (time.Duration, error) {
 	}
 	st, err := proc.ReadStat(c.PID)
 	return st.CPU(), err
+}
+
+// clientWindow runs a load client child that prints START when its
+// measured window begins and RESULT <json> when it ends, decodes the JSON
+// into res, and returns the server's CPU time spent in that window. slack
+// is how much longer than its warm-up, then than the window, the client
+// may take to say so.
+func clientWindow(spec ChildSpec, server *Child, warmup, window, slack time.Duration, res any) (time.Duration, error) {
+	client, err := StartChild(spec)
+	if err != nil {
+		return 0, err
+	}
+	defer client.Stop()
+	if _, err := client.Expect("START", warmup+slack); err != nil {
+		return 0, err
+	}
+	cpu0, err := server.CPU()
+	if err != nil {
+		return 0, err
+	}
+	out, err := client.Expect("RESULT", window+slack)
+	if err != nil {
+		return 0, err
+	}
+	cpu1, err := server.CPU()
+	if err != nil {
+		return 0, err
+	}
+	if err := json.Unmarshal([]byte(out), res); err != nil {
+		return 0, fmt.Errorf("%s result %q: %w", spec.Name, out, err)
+	}
+	if err := client.Wait(30 * time.Second); err != nil {
+		return 0, err
+	}
+	return cpu1 - cpu0, nil
 }
 
 // RSS is the child's resident memory in KiB (summed over its tree when

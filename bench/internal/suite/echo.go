@@ -1,7 +1,6 @@
 package suite
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -112,33 +111,9 @@ func (r *Runner) echoOnce(server *Child, addr string, conns int, warmup time.Dur
 // env added to its environment.
 func (r *Runner) echoRound(server *Child, addr string, conns int, warmup time.Duration, loadCPU int, env []string) (load.EchoResult, time.Duration, error) {
 	var res load.EchoResult
-	client, err := StartChild(ChildSpec{Name: "echo client", CPU: loadCPU, Env: env, Argv: []string{r.opt.Exe, "load", "echo", "-addr", addr,
+	cpu, err := clientWindow(ChildSpec{Name: "echo client", CPU: loadCPU, Env: env, Argv: []string{r.opt.Exe, "load", "echo", "-addr", addr,
 		"-conns", strconv.Itoa(conns), "-size", strconv.Itoa(echoSize),
-		"-warmup", warmup.String(), "-duration", r.opt.Duration.String()}})
-	if err != nil {
-		return res, 0, err
-	}
-	defer client.Stop()
-	if _, err := client.Expect("START", warmup+30*time.Second); err != nil {
-		return res, 0, err
-	}
-	cpu0, err := server.CPU()
-	if err != nil {
-		return res, 0, err
-	}
-	out, err := client.Expect("RESULT", r.opt.Duration+30*time.Second)
-	if err != nil {
-		return res, 0, err
-	}
-	cpu1, err := server.CPU()
-	if err != nil {
-		return res, 0, err
-	}
-	if err := json.Unmarshal([]byte(out), &res); err != nil {
-		return res, 0, fmt.Errorf("echo client result %q: %w", out, err)
-	}
-	if err := client.Wait(30 * time.Second); err != nil {
-		return res, 0, err
-	}
-	return res, cpu1 - cpu0, nil
+		"-warmup", warmup.String(), "-duration", r.opt.Duration.String()}},
+		server, warmup, r.opt.Duration, 30*time.Second, &res)
+	return res, cpu, err
 }

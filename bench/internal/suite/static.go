@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -523,38 +522,17 @@ func recordStreams(row *report.Row, res load.RangeResult, cpu time.Duration) {
 // the measured window.
 func (r *Runner) streamsOnce(server *Child, addr, dir string, names []string, warmup time.Duration, round uint64) (load.RangeResult, time.Duration, error) {
 	var res load.RangeResult
-	client, err := StartChild(ChildSpec{Name: "range client", CPU: r.opt.LoadCPU, Env: gomaxprocs1, Argv: []string{
+	cpu, err := clientWindow(ChildSpec{Name: "range client", CPU: r.opt.LoadCPU, Env: gomaxprocs1, Argv: []string{
 		r.opt.Exe, "load", "ranges", "-addr", addr, "-conns", strconv.Itoa(streamConns),
 		"-dir", dir, "-files", strings.Join(names, ","), "-prefix", "/static/", "-range", strconv.Itoa(streamRange),
 		"-warmup", warmup.String(), "-duration", r.opt.Duration.String(),
-		"-seed", strconv.FormatUint(streamSeed+round, 10), "-verify-every", strconv.Itoa(streamVerifyEvery)}})
+		"-seed", strconv.FormatUint(streamSeed+round, 10), "-verify-every", strconv.Itoa(streamVerifyEvery)}},
+		server, warmup, r.opt.Duration, 60*time.Second, &res)
 	if err != nil {
-		return res, 0, err
-	}
-	defer client.Stop()
-	if _, err := client.Expect("START", warmup+60*time.Second); err != nil {
-		return res, 0, err
-	}
-	cpu0, err := server.CPU()
-	if err != nil {
-		return res, 0, err
-	}
-	out, err := client.Expect("RESULT", r.opt.Duration+60*time.Second)
-	if err != nil {
-		return res, 0, err
-	}
-	cpu1, err := server.CPU()
-	if err != nil {
-		return res, 0, err
-	}
-	if err := json.Unmarshal([]byte(out), &res); err != nil {
-		return res, 0, fmt.Errorf("range client result %q: %w", out, err)
-	}
-	if err := client.Wait(30 * time.Second); err != nil {
 		return res, 0, err
 	}
 	if res.Requests == 0 || res.Seconds <= 0 {
 		return res, 0, errors.New("range client completed no requests")
 	}
-	return res, cpu1 - cpu0, nil
+	return res, cpu, nil
 }
